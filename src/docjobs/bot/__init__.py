@@ -1,0 +1,1 @@
+"""The Slack edge: the Bolt app, its listeners, the Block Kit views and the reporter."""

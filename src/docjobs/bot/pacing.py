@@ -1,0 +1,58 @@
+"""Staying inside Slack's rate limits before Slack has to say so, and backing off when it does.
+
+chat.postMessage: about 1 message per second per channel. chat.update and reactions.*: Tier 3
+(50+ per minute per workspace). A 429's Retry-After holds that method back for as long as asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TokenBucket:
+    rate_per_s: float
+    burst: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until a token is free; takes it (returns 0) when one is."""
+        if self.tokens < 0:
+            self.tokens = self.burst
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate_per_s)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate_per_s
+
+
+class SlackPacer:
+    def __init__(self, *, per_minute: dict[str, float], post_per_channel_s: float = 1.0) -> None:
+        self._per_minute = per_minute
+        self._post_interval = post_per_channel_s
+        self._buckets: dict[str, TokenBucket] = {}
+        self._blocked_until: dict[str, float] = {}
+
+    def wait_time(self, method: str, channel: str = "", now: float | None = None) -> float:
+        """0 and a slot taken if `method` may be called now; otherwise seconds to wait."""
+        now = time.monotonic() if now is None else now
+        blocked = self._blocked_until.get(method, 0.0) - now
+        if blocked > 0:
+            return blocked
+        key = f"{method}:{channel}" if method == "chat.postMessage" else method
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if method == "chat.postMessage":
+                bucket = TokenBucket(rate_per_s=1 / self._post_interval, burst=1)
+            else:
+                per_minute = self._per_minute.get(method, 50)
+                bucket = TokenBucket(rate_per_s=per_minute / 60, burst=max(1, per_minute / 10))
+            self._buckets[key] = bucket
+        return bucket.wait_time(now)
+
+    def rate_limited(self, method: str, retry_after_s: float, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._blocked_until[method] = max(self._blocked_until.get(method, 0.0), now + retry_after_s)

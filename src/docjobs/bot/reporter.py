@@ -1,0 +1,238 @@
+"""Turns job events into the job's thread: one progress message, edited in place and paced;
+a reaction on the shared file; and one outcome reply per attempt, so the person is notified.
+
+It renders the job's *current* record, not the event's payload, so events may arrive late,
+twice or out of order (several reporters, redelivery after a crash) and the thread still ends
+right. Posts are guarded per attempt in the job record; a reporter that died between posting
+and recording looks for its own message (by metadata) before posting again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from docjobs.bot.slack_calls import Deferred, SlackCalls
+from docjobs.bot.views import REACTIONS, build_outcome_text, build_progress_message
+from docjobs.jobs.events import EventStream
+from docjobs.jobs.model import Job
+from docjobs.jobs.store import JobStore
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_KIND = "docjobs_progress"
+OUTCOME_KIND = "docjobs_outcome"
+CLAIM_STALE_MS = 15_000
+GUARD_STALE_S = 30.0
+
+
+@dataclass
+class Rendered:
+    key: tuple[object, ...]
+    at: float
+
+
+def render_key(job: Job) -> tuple[object, ...]:
+    return (job.attempt, job.state, job.step, job.percent, job.detail, job.reason)
+
+
+class Reporter:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        stream: EventStream,
+        calls: SlackCalls,
+        consumer: str,
+        edit_interval_s: float = 3.0,
+        sweep: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.stream = stream
+        self.calls = calls
+        self.consumer = consumer
+        self.edit_interval_s = edit_interval_s
+        self.sweep = sweep
+        self.pending: dict[str, set[str]] = {}
+        self.next_try: dict[str, float] = {}
+        self.rendered: dict[str, Rendered] = {}
+        self._next_claim = 0.0
+        self._next_sweep = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.stream.ensure_group()
+                break
+            except redis.ConnectionError:
+                logger.warning("waiting for Redis")
+                stop.wait(1.0)
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except redis.ConnectionError:
+                logger.warning("Redis unavailable; retrying in 1s")
+                stop.wait(1.0)
+
+    def run_once(self) -> None:
+        now = time.monotonic()
+        events = []
+        if now >= self._next_claim:
+            events += self.stream.claim_stale(self.consumer, min_idle_ms=CLAIM_STALE_MS)
+            self._next_claim = now + 5.0
+        due = [t for t in self.next_try.values()]
+        block_ms = 1000 if not due else int(max(10, min(1000, (min(due) - now) * 1000)))
+        events += self.stream.read(self.consumer, count=200, block_ms=block_ms)
+        for msg_id, fields in events:
+            job_id = fields.get("job_id")
+            if job_id:
+                self.pending.setdefault(job_id, set()).add(msg_id)
+                self.next_try.setdefault(job_id, 0.0)
+            else:
+                self.stream.ack(msg_id)
+        self.flush()
+        if self.sweep is not None and now >= self._next_sweep:
+            self._next_sweep = now + 10.0
+            try:
+                self.sweep()
+            except Exception:
+                logger.exception("sweep failed")
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        for job_id in sorted(self.pending, key=lambda j: self.next_try.get(j, 0.0)):
+            if self.next_try.get(job_id, 0.0) > now:
+                continue
+            try:
+                caught_up = self.render(job_id)
+            except Deferred as deferred:
+                self.next_try[job_id] = now + deferred.wait_s
+                continue
+            except redis.ConnectionError:
+                raise
+            except Exception:
+                logger.exception("job %s: could not update its thread; trying again", job_id)
+                self.next_try[job_id] = now + 5.0
+                continue
+            if caught_up:
+                self.stream.ack(*self.pending.pop(job_id))
+                self.next_try.pop(job_id, None)
+
+    def render(self, job_id: str) -> bool:
+        """Bring the thread up to the job's current state; False if an edit must wait."""
+        job = self.store.get(job_id)
+        if job is None:
+            return True
+        if job.is_final and self.store.get_field(job_id, f"outcome:{job.attempt}") == "done":
+            self.rendered.pop(job_id, None)
+            return True
+        self._ensure_progress_message(job)
+        self._sync_reaction(job)
+        if job.is_final:
+            self._edit_progress(job, force=True)
+            self._post_outcome(job)
+            self.rendered.pop(job_id, None)
+            return True
+        return self._edit_progress(job)
+
+    # --- the pieces --------------------------------------------------------------------------
+
+    def _ensure_progress_message(self, job: Job) -> None:
+        if job.progress_attempt == job.attempt and job.progress_ts:
+            return
+        guard = f"progress:{job.attempt}"
+        recovering = self._claim(job, guard)
+        ts = self._find_own(job, PROGRESS_KIND) if recovering else None
+        if ts is None:
+            text, blocks = build_progress_message(job)
+            reply = self.calls.call(
+                "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, text=text,
+                blocks=blocks, metadata=_metadata(PROGRESS_KIND, job),
+            )  # fmt: skip
+            ts = str(reply["ts"])
+            self.rendered[job.id] = Rendered(render_key(job), time.monotonic())
+        self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
+        self.store.set_fields(job.id, **{guard: "done"})
+        job.progress_ts, job.progress_attempt = ts, job.attempt
+
+    def _edit_progress(self, job: Job, *, force: bool = False) -> bool:
+        key = render_key(job)
+        last = self.rendered.get(job.id)
+        now = time.monotonic()
+        if last is not None and last.key == key:
+            return True
+        if not force and last is not None and now - last.at < self.edit_interval_s:
+            self.next_try[job.id] = last.at + self.edit_interval_s
+            return False
+        text, blocks = build_progress_message(job)
+        self.calls.call(
+            "chat.update", channel=job.channel, ts=job.progress_ts, text=text, blocks=blocks
+        )
+        self.rendered[job.id] = Rendered(key, now)
+        return True
+
+    def _sync_reaction(self, job: Job) -> None:
+        wanted = REACTIONS[job.state]
+        if job.reaction == wanted or not job.message_ts:
+            return
+        if job.reaction:
+            self.calls.call(
+                "reactions.remove", channel=job.channel, timestamp=job.message_ts, name=job.reaction
+            )
+        self.calls.call("reactions.add", channel=job.channel, timestamp=job.message_ts, name=wanted)
+        self.store.set_fields(job.id, reaction=wanted)
+
+    def _post_outcome(self, job: Job) -> None:
+        guard = f"outcome:{job.attempt}"
+        recovering = self._claim(job, guard)
+        if not (recovering and self._find_own(job, OUTCOME_KIND)):
+            self.calls.call(
+                "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts,
+                text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job),
+            )  # fmt: skip
+        self.store.set_fields(job.id, **{guard: "done"})
+
+    def _claim(self, job: Job, guard: str) -> bool:
+        """Take the right to post `guard`; True if taking over from a reporter that died
+        mid-post (its message may exist). Raises Deferred while another one is at it."""
+        mine = f"{self.consumer}@{time.time():.3f}"
+        if self.store.claim_field(job.id, guard, mine):
+            return False
+        held = self.store.get_field(job.id, guard) or ""
+        owner, _, since = held.partition("@")
+        if owner == self.consumer:
+            return False
+        if held == "done":
+            raise Deferred(0.1)  # someone finished it just now: re-read the job
+        if time.time() - float(since or 0) < GUARD_STALE_S:
+            raise Deferred(2.0)
+        self.store.set_fields(job.id, **{guard: mine})
+        return True
+
+    def _find_own(self, job: Job, kind: str) -> str | None:
+        reply = self.calls.call(
+            "conversations.replies",
+            channel=job.channel,
+            ts=job.thread_ts,
+            include_all_metadata=True,
+            limit=200,
+        )
+        for message in reply.get("messages", []):
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if (
+                meta.get("event_type") == kind
+                and payload.get("job_id") == job.id
+                and int(payload.get("attempt", 0)) == job.attempt
+            ):
+                return str(message["ts"])
+        return None
+
+
+def _metadata(kind: str, job: Job) -> dict[str, object]:
+    return {"event_type": kind, "event_payload": {"job_id": job.id, "attempt": job.attempt}}

@@ -1,0 +1,113 @@
+"""Block Kit builders for what a person sees in a job's thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docjobs.jobs.model import Job, State
+
+Blocks = list[dict[str, Any]]
+
+CANCEL_ACTION = "job_cancel"
+RETRY_ACTION = "job_retry"
+
+REACTIONS = {
+    State.QUEUED: "hourglass_flowing_sand",
+    State.RUNNING: "hourglass_flowing_sand",
+    State.RETRYING: "hourglass_flowing_sand",
+    State.SUCCEEDED: "white_check_mark",
+    State.FAILED: "x",
+    State.CANCELLED: "no_entry_sign",
+}
+
+STEP_WORDS = {
+    "downloading": "downloading",
+    "extracting": "extracting",
+    "chunking": "chunking",
+    "embedding": "embedding",
+    "storing": "storing",
+}
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    filled = max(0, min(width, round(percent * width / 100)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def build_progress_text(job: Job) -> str:
+    """The one line the progress message says; also its notification fallback text."""
+    name = f"*{job.file_name}*"
+    if job.state is State.QUEUED:
+        return f":hourglass_flowing_sand: {name} is queued — job `{job.id}`"
+    if job.state is State.RUNNING:
+        step = STEP_WORDS.get(job.step, job.step or "starting")
+        detail = f" {job.detail}" if job.detail else ""
+        return f":gear: {name} — {step}{detail} ({job.percent}%) — job `{job.id}`"
+    if job.state is State.RETRYING:
+        return f":repeat: {name} — retrying: {job.reason} ({job.detail}) — job `{job.id}`"
+    if job.state is State.SUCCEEDED:
+        return f":white_check_mark: {name} — done — job `{job.id}`"
+    if job.state is State.FAILED:
+        return f":x: {name} — failed: {job.reason} — job `{job.id}`"
+    by = f" by <@{job.cancelled_by}>" if job.cancelled_by else ""
+    return f":no_entry_sign: {name} — cancelled{by} — job `{job.id}`"
+
+
+def build_progress_message(job: Job) -> tuple[str, Blocks]:
+    text = build_progress_text(job)
+    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if job.state is State.RUNNING:
+        blocks.append(_context(f"`{progress_bar(job.percent)}` {job.percent}%"))
+    attempt = f" · attempt {job.attempt}" if job.attempt > 1 else ""
+    blocks.append(_context(f"Shared by <@{job.user}>{attempt}"))
+    buttons = []
+    if not job.is_final:
+        buttons.append(_button("Cancel", CANCEL_ACTION, job.id, style="danger"))
+    elif job.state in (State.FAILED, State.CANCELLED):
+        buttons.append(_button("Retry", RETRY_ACTION, job.id, style="primary"))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"job:{job.id}", "elements": buttons})
+    return text, blocks
+
+
+def build_outcome_text(job: Job) -> str:
+    """The thread reply that notifies the person: what happened and what to do next."""
+    name = f"*{job.file_name}*"
+    if job.state is State.SUCCEEDED:
+        lines = [
+            f":white_check_mark: Done: {name} — {_count(job.pages, 'page')}, "
+            f"{_count(job.words, 'word')}, {_count(job.chunks, 'chunk')} "
+            f"in {job.seconds:.1f} s (job `{job.id}`)."
+        ]
+        lines += [f":warning: {warning}" for warning in job.warnings]
+        return "\n".join(lines)
+    if job.state is State.FAILED:
+        tried = f" I tried {job.retries + 1} times." if job.retries else ""
+        return (
+            f":x: I could not process {name}: {job.reason}{tried}\n"
+            f"What to do: {job.hint} Then run `/jobs retry {job.id}` or press Retry."
+        )
+    by = f" by <@{job.cancelled_by}>" if job.cancelled_by else ""
+    return f":no_entry_sign: Job `{job.id}` for {name} was cancelled{by}."
+
+
+def build_rejection_text(file_name: str, reason: str) -> str:
+    return f":warning: I did not queue *{file_name}*: {reason}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _button(label: str, action_id: str, job_id: str, *, style: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": job_id,
+        "style": style,
+    }

@@ -1,0 +1,1 @@
+"""The job domain: records, states, store, events. No Slack, no Celery, no HTTP."""

@@ -1,0 +1,78 @@
+"""The one place that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Slack's own variable names and `REDIS_URL` as they are; everything else is `DOCJOBS_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCJOBS_", env_file=".env", extra="ignore")
+
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(None, validation_alias="SLACK_API_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+
+    # Where the worker posts outcomes, and the secret both sides sign them with.
+    results_url: str = "http://127.0.0.1:8000/results"
+    results_secret: str = Field(
+        "docjobs-dev-results-secret",
+        validation_alias=AliasChoices("DOCJOBS_RESULTS_SECRET"),
+    )
+    results_max_age_s: int = 300
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    sandbox_port: int = 8100
+    data_dir: Path = Path("./data")
+
+    # Intake and extraction limits.
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 5000
+    min_chars_per_page: int = 20
+    chunk_chars: int = 1200
+    chunk_overlap: int = 200
+
+    # Embedding: "hash" needs no model download; "openai" calls an OpenAI-compatible endpoint.
+    embedder: str = "hash"
+    embed_url: str = "https://api.openai.com/v1/embeddings"
+    embed_api_key: str | None = None
+    embed_model: str = "text-embedding-3-small"
+    embed_batch: int = 64
+    embed_dim: int = 256
+
+    # Celery. The visibility timeout must exceed the hard time limit and the longest retry delay.
+    task_soft_time_limit: int = 600
+    task_time_limit: int = 660
+    max_retries: int = 5
+    retry_backoff_base_s: float = 2.0
+    retry_backoff_max: int = 300
+    visibility_timeout: int = 3600
+    worker_concurrency: int = 2
+    # How often the worker re-reads the job's state for a cancel (between pages).
+    cancel_check_interval_s: float = 0.2
+    # A job left `queued` this long without a broker message (enqueue failed) is sent again.
+    requeue_after_s: float = 30.0
+    # Address-space cap per worker child (MB): a PDF bomb hits MemoryError, not the OOM killer.
+    worker_memory_limit_mb: int = 2048
+
+    # Reporter pacing (Slack: 1 post/s/channel; chat.update is Tier 3, ~50/min).
+    progress_edit_interval_s: float = 3.0
+    chat_update_per_minute: int = 50
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "docjobs.sqlite3"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read once per process; tests call `get_settings.cache_clear()` after changing the env."""
+    return Settings()

@@ -1,0 +1,61 @@
+"""GET /jobs/{id}, /healthz and /metrics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import redis
+from fastapi import APIRouter, HTTPException, Response
+
+from docjobs.jobs.ids import normalize_job_id
+from docjobs.jobs.model import State
+from docjobs.webhooks.deps import StoreDep
+
+router = APIRouter()
+
+PUBLIC_FIELDS = (
+    "id", "state", "step", "percent", "detail", "attempt", "file_name", "file_id", "channel",
+    "thread_ts", "user", "created_at", "started_at", "finished_at", "reason_code", "reason",
+    "hint", "pages", "words", "chunks", "warnings", "seconds", "retries", "cancelled_by",
+)  # fmt: skip
+
+
+@router.get("/jobs/{job_id}")
+def job_status(job_id: str, store: StoreDep) -> dict:
+    normal = normalize_job_id(job_id)
+    job = store.get(normal) if normal else None
+    if job is None:
+        raise HTTPException(status_code=404, detail=f"no job {job_id}")
+    data = asdict(job)
+    return {key: data[key] for key in PUBLIC_FIELDS}
+
+
+@router.get("/healthz")
+def healthz(store: StoreDep, response: Response) -> dict:
+    try:
+        store.client.ping()
+    except redis.RedisError as exc:
+        response.status_code = 503
+        return {"ok": False, "redis": str(exc)}
+    return {"ok": True}
+
+
+@router.get("/metrics")
+def metrics(store: StoreDep) -> Response:
+    """Prometheus text: jobs by state among the active ones, dead letters, queue depth."""
+    counts = dict.fromkeys(State, 0)
+    for job in store.get_many(store.active_ids()):
+        counts[job.state] += 1
+    lines = ["# TYPE docjobs_active_jobs gauge"]
+    lines += [
+        f'docjobs_active_jobs{{state="{s.value}"}} {counts[s]}'
+        for s in State
+        if s in (State.QUEUED, State.RUNNING, State.RETRYING)
+    ]
+    lines += [
+        "# TYPE docjobs_dead_letter_jobs gauge",
+        f"docjobs_dead_letter_jobs {len(store.dead_letter_ids())}",
+        "# TYPE docjobs_queue_depth gauge",
+        f"docjobs_queue_depth {store.client.llen('celery')}",
+    ]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

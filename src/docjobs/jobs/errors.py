@@ -64,11 +64,24 @@ class Cancelled(JobError):
 # --- transient: worth another attempt --------------------------------------------------------
 
 
+class EmbeddingRejected(JobError):
+    """The embedding service refused the request itself: retrying will not help."""
+
+    code = "embedding_rejected"
+    user_message = "The embedding service refused the request."
+    hint = "Ask an admin to check the embedding settings (URL, API key, model)."
+
+
 class TransientError(JobError):
     code = "transient"
     retryable = True
     user_message = "A service I depend on did not answer in time."
     hint = "I will retry on my own."
+
+    def __init__(self, detail: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        # Seconds the other side asked us to wait (Retry-After), if it said.
+        self.retry_after = retry_after
 
 
 class DownloadFailed(TransientError):

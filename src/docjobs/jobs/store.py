@@ -45,6 +45,10 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1])
 local job_id = redis.call('HGET', KEYS[1], 'id')
 if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
   redis.call('SREM', KEYS[3], job_id)
+  local now = tonumber(redis.call('TIME')[1])
+  local finished = 'docjobs:finished:' .. ARGV[1]
+  redis.call('ZADD', finished, now, job_id)
+  redis.call('ZREMRANGEBYSCORE', finished, '-inf', now - 86400)
 else
   redis.call('SADD', KEYS[3], job_id)
 end
@@ -169,6 +173,10 @@ class JobStore:
         key = user_index_key(user) if user else channel_index_key(channel) if channel else INDEX_ALL
         return list(self.client.zrevrange(key, offset, offset + limit - 1))
 
+    def count(self, *, user: str | None = None, channel: str | None = None) -> int:
+        key = user_index_key(user) if user else channel_index_key(channel) if channel else INDEX_ALL
+        return int(self.client.zcard(key))
+
     def get_many(self, job_ids: Iterable[str]) -> list[Job]:
         pipe = self.client.pipeline(transaction=False)
         for job_id in job_ids:
@@ -183,6 +191,10 @@ class JobStore:
 
     def all_ids(self) -> list[str]:
         return list(self.client.zrange(INDEX_ALL, 0, -1))
+
+    def finished_since(self, state: State, since: float) -> list[str]:
+        """Ids of jobs that reached final `state` since the epoch time `since` (last 24 h)."""
+        return list(self.client.zrangebyscore(f"{PREFIX}finished:{state.value}", since, "+inf"))
 
     def dead_letter(self, job_id: str) -> None:
         pipe = self.client.pipeline()

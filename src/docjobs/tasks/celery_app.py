@@ -55,6 +55,7 @@ def create_celery(settings: Settings | None = None, *, with_tasks: bool = True) 
         worker_hijack_root_logger=False,
     )
     if with_tasks:
+        from docjobs.tasks import heartbeat  # noqa: F401 - connects the worker signals
         from docjobs.tasks.process_job import register_tasks
 
         register_tasks(app)

@@ -92,6 +92,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
             outcome = run_pipeline(
                 path, job_id=job_id, settings=settings, on_progress=progress,
                 should_cancel=progress.should_cancel, embedder=ctx.embedder, store=ctx.chunks,
+                engine=settings.extract_engine,
             )  # fmt: skip
     except JobError as exc:
         if exc.code == "cancelled" or progress.cancelled:
@@ -133,7 +134,7 @@ def _handle_failure(
     if exc.retryable and retries < settings.max_retries:
         countdown = backoff_s(
             retries, base=settings.retry_backoff_base_s, cap=settings.retry_backoff_max,
-            at_least=float(getattr(exc, "retry_after", 0) or 0),
+            at_least=float(getattr(exc, "retry_after", None) or 0),
         )  # fmt: skip
         ctx.store.transition(
             job_id, State.RETRYING, attempt=attempt,

@@ -1,0 +1,1 @@
+"""The Celery app and the document pipeline: download, extract, chunk, embed, store."""

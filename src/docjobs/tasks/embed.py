@@ -1,0 +1,148 @@
+"""Embed step: text chunks to vectors, offline (feature hashing) or via an OpenAI-style API."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from docjobs.jobs.errors import EmbeddingRejected, EmbeddingUnavailable, JobError
+from docjobs.settings import Settings
+from docjobs.tasks.download import retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\w+")
+_RETRY_STATUSES = {408, 409, 425, 429}
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class HashEmbedder:
+    """Deterministic hashed bag of words (signed feature hashing, L2-normalised); no model."""
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim <= 0:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self.dim = dim
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self._embed_one(text) for text in texts]
+
+    def _embed_one(self, text: str) -> list[float]:
+        vector = [0.0] * self.dim
+        for token in _TOKEN.findall(text.lower()):
+            # blake2b, not hash(): the same word must land in the same slot in every process.
+            value = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+            vector[(value >> 1) % self.dim] += 1.0 if value & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vector))
+        return [x / norm for x in vector] if norm else vector
+
+
+class HttpEmbedder:
+    """An OpenAI-compatible `/v1/embeddings` endpoint, in batches, retrying what can pass."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        model: str,
+        batch: int = 64,
+        client: httpx.Client | None = None,
+        max_attempts: int = 5,
+        *,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url, self.api_key, self.model = url, api_key, model
+        self.batch = max(1, batch)
+        self.client = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s, self.max_backoff_s, self.sleep = backoff_s, max_backoff_s, sleep
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), self.batch):
+            vectors.extend(self._embed_batch(texts[i : i + self.batch]))
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        payload = {"model": self.model, "input": texts}
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = self.client.post(self.url, json=payload, headers=headers)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                problem = f"{type(exc).__name__} from the embedding service"
+            else:
+                if response.status_code < 400:
+                    return _vectors(response, len(texts))
+                if response.status_code not in _RETRY_STATUSES and response.status_code < 500:
+                    raise EmbeddingRejected(
+                        f"The embedding service refused the request "
+                        f"(HTTP {response.status_code}: {_error_text(response)})."
+                    )
+                problem = f"HTTP {response.status_code} from the embedding service"
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if attempt == self.max_attempts:
+                raise EmbeddingUnavailable(f"{problem} after {attempt} attempts.")
+            delay = self._delay(attempt, retry_after)
+            logger.warning("embedding attempt %d of %d failed (%s); retrying in %.1fs",
+                           attempt, self.max_attempts, problem, delay)  # fmt: skip
+            self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter; never sooner than the server asked."""
+        backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        delay = random.uniform(backoff / 2, backoff)
+        return max(delay, retry_after) if retry_after is not None else delay
+
+
+def _vectors(response: httpx.Response, expected: int) -> list[list[float]]:
+    try:
+        data = response.json()["data"]
+        rows = sorted(data, key=lambda row: row.get("index", 0))
+        vectors = [[float(x) for x in row["embedding"]] for row in rows]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EmbeddingRejected(
+            "The embedding service answered with something that is not an embeddings response."
+        ) from exc
+    if len(vectors) != expected:
+        raise EmbeddingRejected(
+            f"The embedding service returned {len(vectors)} vectors for {expected} texts."
+        )
+    return vectors
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message or response.reason_phrase or "no detail")[:200]
+
+
+def build_embedder(settings: Settings, *, client: httpx.Client | None = None) -> Embedder:
+    """The embedder named by `settings.embedder`: "hash" (offline) or "openai"."""
+    if settings.embedder == "hash":
+        return HashEmbedder(settings.embed_dim)
+    if settings.embedder in ("openai", "http"):
+        return HttpEmbedder(
+            settings.embed_url, settings.embed_api_key, settings.embed_model,
+            batch=settings.embed_batch, client=client,
+        )  # fmt: skip
+    raise ValueError(f"unknown embedder {settings.embedder!r}; expected 'hash' or 'openai'")

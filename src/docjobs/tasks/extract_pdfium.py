@@ -1,0 +1,78 @@
+"""The pdfium engine (pypdfium2): 10-20x faster than pypdf at similar quality.
+
+PDFium is not thread-safe: fine in Celery's prefork pool, not in a threads or gevent pool.
+It has no decompression limits of its own; the worker's address-space cap is the guard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from docjobs.jobs.errors import Cancelled, PasswordProtected
+from docjobs.tasks.extract import (
+    NEVER_SWALLOW,
+    Extraction,
+    PageFn,
+    PageText,
+    check_page_count,
+    log_failure,
+)
+from docjobs.tasks.progress import CancelFn
+
+
+class PdfiumCannotRead(Exception):
+    """pdfium could not open the document, or read none of its pages: ask pypdf."""
+
+
+def extract_with_pdfium(
+    path: Path,
+    *,
+    max_pages: int,
+    on_page: PageFn | None,
+    should_cancel: CancelFn | None,
+    min_chars_per_page: int,
+) -> Extraction:
+    """Read every page with pdfium; raise PdfiumCannotRead where pypdf should try instead."""
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise PasswordProtected() from exc
+        raise PdfiumCannotRead(str(exc)) from exc
+    try:
+        total = len(document)
+        if total == 0:
+            raise PdfiumCannotRead("no pages")
+        check_page_count(total, max_pages)
+        texts: list[PageText] = []
+        failed: list[int] = []
+        image_pages = 0
+        for number in range(1, total + 1):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled(f"Cancelled at page {number} of {total}.")
+            text = ""
+            try:
+                page = document[number - 1]
+                try:
+                    textpage = page.get_textpage()
+                    text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n")
+                    textpage.close()
+                    images = page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)
+                    image_pages += any(True for _ in images)
+                finally:
+                    page.close()
+            except NEVER_SWALLOW:
+                raise
+            except Exception as exc:
+                log_failure(path, f"pdfium: page {number} of {total} could not be read", exc)
+                failed.append(number)
+            texts.append(PageText(number, text))
+            if on_page is not None:
+                on_page(number, total)
+        if len(failed) == total:
+            raise PdfiumCannotRead(f"none of the {total} pages could be read")
+    finally:
+        document.close()
+    return Extraction(texts, failed, image_pages, min_chars_per_page, engine="pdfium")

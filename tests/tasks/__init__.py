@@ -1,0 +1,1 @@
+"""Tests of the pipeline steps (src/docjobs/tasks)."""

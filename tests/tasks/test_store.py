@@ -1,0 +1,99 @@
+"""The SQLite chunk store: idempotent replace, delete, compact vectors, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from docjobs.tasks.chunk import Chunk
+from docjobs.tasks.store import ChunkStore
+
+
+def make(n: int, *, tag: str = "t", dim: int = 4) -> tuple[list[Chunk], list[list[float]]]:
+    chunks = [Chunk(i, f"{tag} chunk {i}", i + 1, i + 2) for i in range(n)]
+    vectors = [[float(i) + 0.25 * d for d in range(dim)] for i in range(n)]
+    return chunks, vectors
+
+
+def test_replace_stores_chunks_and_vectors_that_read_back(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    chunks, vectors = make(3)
+    store.replace("J1", chunks, vectors)
+
+    loaded = store.load("J1")
+    assert [s.chunk for s in loaded] == chunks
+    assert [s.vector for s in loaded] == vectors  # exact: quarter steps are float32-exact
+    assert store.count("J1") == 3 and store.count("other") == 0
+
+
+def test_a_retried_job_replaces_its_rows_instead_of_doubling_them(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    store.replace("J1", *make(5, tag="first"))
+    store.replace("J1", *make(5, tag="first"))
+    assert store.count("J1") == 5
+    store.replace("J1", *make(2, tag="second"))
+    assert [s.chunk.text for s in store.load("J1")] == ["second chunk 0", "second chunk 1"]
+
+
+def test_a_failed_replace_leaves_the_previous_rows(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    store.replace("J1", *make(2))
+    chunks, vectors = make(3, tag="new")
+    chunks[2] = chunks[1]  # duplicate index: the insert fails half-way
+    with pytest.raises(sqlite3.IntegrityError):
+        store.replace("J1", chunks, vectors)
+    assert [s.chunk.text for s in store.load("J1")] == ["t chunk 0", "t chunk 1"]
+
+
+def test_mismatched_chunks_and_vectors_are_refused(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    chunks, vectors = make(3)
+    with pytest.raises(ValueError):
+        store.replace("J1", chunks, vectors[:2])
+
+
+def test_delete_removes_one_job_only(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    store.replace("J1", *make(3))
+    store.replace("J2", *make(2))
+    assert store.delete("J1") == 3
+    assert store.count("J1") == 0 and store.count("J2") == 2
+    assert store.delete("J1") == 0
+
+
+def test_vectors_are_stored_as_float32_bytes_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "chunks.sqlite3"
+    ChunkStore(path).replace("J1", *make(2, dim=256))
+    with sqlite3.connect(path) as conn:
+        sizes = {row[0] for row in conn.execute("SELECT length(vector) FROM chunks")}
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+    assert sizes == {256 * 4}
+    assert mode == "wal"
+
+
+def _write_many(path: str, worker: int) -> None:
+    store = ChunkStore(path, busy_timeout_s=20)
+    for round_ in range(15):
+        store.replace(f"job-{worker}", *make(20, tag=f"w{worker}r{round_}", dim=64))
+        store.replace("shared-job", *make(10, tag=f"w{worker}r{round_}", dim=64))
+
+
+def test_several_processes_write_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "chunks.sqlite3"
+    ChunkStore(path)
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_write_many, args=(str(path), n)) for n in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    store = ChunkStore(path)
+    assert [store.count(f"job-{n}") for n in range(4)] == [20, 20, 20, 20]
+    # The job every process rewrote holds exactly one writer's last version, never a mix.
+    texts = [s.chunk.text for s in store.load("shared-job")]
+    assert len(texts) == 10 and len({t.split()[0] for t in texts}) == 1

@@ -11,9 +11,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from docjobs.jobs.errors import EmbeddingUnavailable
+from docjobs.jobs.errors import EmbeddingRejected, EmbeddingUnavailable
 from docjobs.settings import Settings
-from docjobs.jobs.errors import EmbeddingRejected
 from docjobs.tasks.embed import HashEmbedder, HttpEmbedder, build_embedder
 
 URL = "https://embeddings.example/v1/embeddings"

@@ -10,11 +10,11 @@ from docjobs.bot.listeners import register_listeners
 from docjobs.settings import Settings
 
 
-def build_web_client(settings: Settings) -> WebClient:
+def build_web_client(settings: Settings, *, timeout: int = 10) -> WebClient:
     base_url = settings.slack_api_url or WebClient.BASE_URL
     if not base_url.endswith("/"):
         base_url += "/"
-    return WebClient(token=settings.slack_bot_token, base_url=base_url, timeout=10)
+    return WebClient(token=settings.slack_bot_token, base_url=base_url, timeout=timeout)
 
 
 def build_bolt_app(deps: BotDeps) -> App:

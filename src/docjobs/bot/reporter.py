@@ -131,8 +131,8 @@ class Reporter:
         if job.is_final and self.store.get_field(job_id, f"outcome:{job.attempt}") == "done":
             self.rendered.pop(job_id, None)
             return True
-        self._ensure_progress_message(job)
         self._sync_reaction(job)
+        self._ensure_progress_message(job)
         if job.is_final:
             self._edit_progress(job, force=True)
             self._post_outcome(job)

@@ -1,0 +1,157 @@
+"""`docjobs run`: every part in one process tree. With no Slack tokens it runs against the
+sandbox and shares a sample PDF; with no REDIS_URL it starts an embedded Redis."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from docjobs.embedded_redis import EmbeddedRedis, free_port
+from docjobs.sample import write_sample_pdf
+from docjobs.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "xoxb-sandbox-token"
+SANDBOX_SECRET = "sandbox-signing-secret"
+DEMO_CHANNEL = "C0DEMO"
+DEMO_USER = "U0ALICE"
+FINAL_PREFIXES = (":white_check_mark: Done", ":x: I could not", ":no_entry_sign: Job")
+
+
+class ProcessTree:
+    """Children started with the same environment; stopped together, gently first."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> None:
+        command = [sys.executable, "-m", "docjobs.cli", *args]
+        self.children[name] = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL)
+
+    def check(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {child.returncode}")
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def run_local(settings: Settings, *, keep_running: bool, file: Path | None = None) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = EmbeddedRedis(settings.data_dir / "redis").start()
+        env["REDIS_URL"] = redis_server.url
+        print(f"embedded Redis on {redis_server.url}")
+    sandbox = not settings.slack_bot_token
+    web_port = free_port() if sandbox else settings.web_port
+    env["DOCJOBS_WEB_PORT"] = str(web_port)
+    env["DOCJOBS_RESULTS_URL"] = f"http://127.0.0.1:{web_port}/results"
+    web_url = f"http://127.0.0.1:{web_port}"
+    tree = ProcessTree(env)
+    sandbox_url = ""
+    try:
+        if sandbox:
+            sandbox_port = free_port()
+            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+            env.update(SLACK_BOT_TOKEN=SANDBOX_TOKEN, SLACK_SIGNING_SECRET=SANDBOX_SECRET,
+                       SLACK_API_URL=f"{sandbox_url}/api/")  # fmt: skip
+            tree.start("sandbox", "sandbox", "--port", str(sandbox_port),
+                       "--bot-endpoint", f"{web_url}/slack/events")  # fmt: skip
+            _wait_http(f"{sandbox_url}/control/healthz", tree)
+            print(f"Slack sandbox on {sandbox_url}")
+        tree.start("web", "web")
+        tree.start("worker", "worker")
+        tree.start("reporter", "reporter")
+        _wait_http(f"{web_url}/healthz", tree)
+        print(f"web service on {web_url} (Slack endpoint {web_url}/slack/events)")
+        status = 0
+        if sandbox:
+            sample = file or write_sample_pdf(settings.data_dir / "q3-report.pdf")
+            status = share_and_follow(sandbox_url, sample, tree)
+        if keep_running:
+            print("running; Ctrl-C to stop")
+            while True:
+                tree.check()
+                time.sleep(1)
+        return status
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        tree.stop()
+        if redis_server is not None:
+            redis_server.stop()
+
+
+def share_and_follow(
+    sandbox_url: str, path: Path, tree: ProcessTree, timeout_s: float = 180
+) -> int:
+    """Share `path` as a user would, print the thread as it changes; 0 once it succeeded."""
+    with httpx.Client(base_url=sandbox_url, timeout=10) as http:
+        shared = http.post("/control/share", json={
+            "channel": DEMO_CHANNEL, "user": DEMO_USER, "filename": path.name,
+            "content_b64": base64.b64encode(path.read_bytes()).decode(),
+        }).raise_for_status().json()  # fmt: skip
+        print(f"\n#{DEMO_CHANNEL} <{DEMO_USER}> shared {path.name}")
+        seen = 0
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            tree.check()
+            thread = http.get(
+                "/control/thread", params={"channel": DEMO_CHANNEL, "ts": shared["ts"]}
+            ).json()
+            history = thread.get("history", [])
+            for change in history[seen:]:
+                print("  " + describe_change(change))
+            seen = len(history)
+            final = [
+                m for m in thread.get("replies", []) if m.get("text", "").startswith(FINAL_PREFIXES)
+            ]
+            if final:
+                return 0 if final[0]["text"].startswith(FINAL_PREFIXES[0]) else 1
+            time.sleep(0.2)
+    print("timed out waiting for the job to finish")
+    return 1
+
+
+def describe_change(change: dict[str, object]) -> str:
+    kind = change.get("kind") or change.get("type")
+    if kind in ("reaction_added", "reaction_removed"):
+        sign = "+" if kind == "reaction_added" else "-"
+        return f"{sign}:{change.get('name')}: on the shared file"
+    label = {"posted": "reply", "edited": "edited"}.get(str(kind), str(kind))
+    return f"[{label}] {change.get('text', '')}"
+
+
+def _wait_http(url: str, tree: ProcessTree, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        tree.check()
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout_s:.0f}s")

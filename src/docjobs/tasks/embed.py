@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from docjobs.jobs.errors import EmbeddingRejected, EmbeddingUnavailable, JobError
+from docjobs.jobs.errors import EmbeddingRejected, EmbeddingUnavailable
 from docjobs.settings import Settings
 from docjobs.tasks.download import retry_after_seconds
 

@@ -21,8 +21,14 @@ def docjobs(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         "REDIS_URL": "redis://127.0.0.1:1/0",  # unreachable: the command must not need Redis
         "SLACK_BOT_TOKEN": "",
     }
-    return subprocess.run([sys.executable, "-m", "docjobs.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=data_dir, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "docjobs.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=data_dir,
+        timeout=60,
+    )
 
 
 def test_a_good_pdf_prints_json_and_exits_0(tmp_path: Path) -> None:
@@ -32,8 +38,18 @@ def test_a_good_pdf_prints_json_and_exits_0(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    expected = {"status", "pages", "words", "chunks", "reason", "reason_code", "hint",
-                "warnings", "seconds", "file"}  # fmt: skip
+    expected = {
+        "status",
+        "pages",
+        "words",
+        "chunks",
+        "reason",
+        "reason_code",
+        "hint",
+        "warnings",
+        "seconds",
+        "file",
+    }
     assert expected <= payload.keys()
     assert (payload["status"], payload["pages"], payload["file"]) == ("succeeded", 3, str(path))
     assert payload["chunks"] >= 1 and payload["words"] >= 3 * 60

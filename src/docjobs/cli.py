@@ -28,9 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("file", type=Path, metavar="FILE", help="the PDF to process")
     process.add_argument("--json", action="store_true", help="print the outcome as JSON")
     process.add_argument(
-        "--engine", choices=("pypdf", "pdfium", "auto"), default=None,
+        "--engine",
+        choices=("pypdf", "pdfium", "auto"),
+        default=None,
         help="text extraction engine (default: DOCJOBS_EXTRACT_ENGINE, else pypdf)",
-    )  # fmt: skip
+    )
     process.set_defaults(handler=cmd_process)
 
     run = sub.add_parser("run", help="everything in one process tree (what `make run` starts)")
@@ -103,9 +105,11 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = get_settings()
     apply_memory_limit(settings.worker_memory_limit_mb)
     outcome = process_local_file(
-        path, settings=settings, on_progress=_print_progress,
+        path,
+        settings=settings,
+        on_progress=_print_progress,
         engine=args.engine or settings.extract_engine,
-    )  # fmt: skip
+    )
     if args.json:
         print(json.dumps({**outcome.to_dict(), "file": str(path)}, ensure_ascii=False))
     else:
@@ -164,11 +168,13 @@ def _print_progress(step: str, percent: int, detail: str) -> None:
 
 def _describe(outcome: Outcome, path: Path) -> str:
     if outcome.status != "succeeded":
-        return "\n".join([
-            f"{path.name}: {outcome.status} ({outcome.reason_code})",
-            f"  {outcome.reason}",
-            f"  What to do: {outcome.hint}",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                f"{path.name}: {outcome.status} ({outcome.reason_code})",
+                f"  {outcome.reason}",
+                f"  What to do: {outcome.hint}",
+            ]
+        )
     lines = [
         f"{path.name}: done in {outcome.seconds:.1f} s",
         f"  pages   {outcome.pages}",

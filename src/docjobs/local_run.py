@@ -75,10 +75,19 @@ def run_local(settings: Settings, *, keep_running: bool, file: Path | None = Non
         if sandbox:
             sandbox_port = free_port()
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            env.update(SLACK_BOT_TOKEN=SANDBOX_TOKEN, SLACK_SIGNING_SECRET=SANDBOX_SECRET,
-                       SLACK_API_URL=f"{sandbox_url}/api/")  # fmt: skip
-            tree.start("sandbox", "sandbox", "--port", str(sandbox_port),
-                       "--bot-endpoint", f"{web_url}/slack/events")  # fmt: skip
+            env.update(
+                SLACK_BOT_TOKEN=SANDBOX_TOKEN,
+                SLACK_SIGNING_SECRET=SANDBOX_SECRET,
+                SLACK_API_URL=f"{sandbox_url}/api/",
+            )
+            tree.start(
+                "sandbox",
+                "sandbox",
+                "--port",
+                str(sandbox_port),
+                "--bot-endpoint",
+                f"{web_url}/slack/events",
+            )
             _wait_http(f"{sandbox_url}/control/healthz", tree)
             print(f"Slack sandbox on {sandbox_url}")
         tree.start("web", "web")
@@ -109,10 +118,19 @@ def share_and_follow(
 ) -> int:
     """Share `path` as a user would, print the thread as it changes; 0 once it succeeded."""
     with httpx.Client(base_url=sandbox_url, timeout=10) as http:
-        shared = http.post("/control/share", json={
-            "channel": DEMO_CHANNEL, "user": DEMO_USER, "filename": path.name,
-            "content_b64": base64.b64encode(path.read_bytes()).decode(),
-        }).raise_for_status().json()  # fmt: skip
+        shared = (
+            http.post(
+                "/control/share",
+                json={
+                    "channel": DEMO_CHANNEL,
+                    "user": DEMO_USER,
+                    "filename": path.name,
+                    "content_b64": base64.b64encode(path.read_bytes()).decode(),
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
         print(f"\n#{DEMO_CHANNEL} <{DEMO_USER}> shared {path.name}")
         seen = 0
         deadline = time.monotonic() + timeout_s

@@ -31,16 +31,18 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     from docjobs.tasks.celery_app import create_celery
 
     app = create_celery(settings)
-    app.worker_main([
-        "worker",
-        "--pool=prefork",
-        f"--concurrency={concurrency or settings.worker_concurrency}",
-        "--loglevel=INFO",
-        "--task-events",
-        f"--hostname=docjobs-{os.getpid()}@{socket.gethostname()}",
-        "--without-mingle",
-        "--without-gossip",
-    ])  # fmt: skip
+    app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            "--loglevel=INFO",
+            "--task-events",
+            f"--hostname=docjobs-{os.getpid()}@{socket.gethostname()}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )
 
 
 def run_reporter(settings: Settings, *, stop: threading.Event | None = None) -> None:
@@ -96,6 +98,16 @@ def run_socket_mode_bot(settings: Settings) -> None:
     store = JobStore(connect(settings.redis_url))
     app = build_bolt_app(BotDeps(settings=settings, store=store, queue=JobQueue(settings, store)))
     SocketModeHandler(app, settings.slack_app_token).start()
+
+
+def run_sandbox(*, host: str, port: int, bot_endpoint: str) -> None:
+    import uvicorn
+
+    from docjobs.sandbox.app import create_app
+    from docjobs.sandbox.config import SandboxConfig
+
+    config = SandboxConfig(bot_endpoint_url=bot_endpoint, public_url=f"http://{host}:{port}")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -13,9 +13,15 @@ from docjobs.jobs.store import JobStore
 
 def make_job(**overrides: object) -> Job:
     fields: dict[str, object] = dict(
-        id="", channel="C1", thread_ts="1.0", message_ts="1.0", file_id="F1",
-        file_name="q3.pdf", user="U1", url="http://x/f.pdf",
-    )  # fmt: skip
+        id="",
+        channel="C1",
+        thread_ts="1.0",
+        message_ts="1.0",
+        file_id="F1",
+        file_name="q3.pdf",
+        user="U1",
+        url="http://x/f.pdf",
+    )
     fields.update(overrides)
     return Job(**fields)  # type: ignore[arg-type]
 

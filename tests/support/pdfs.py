@@ -13,10 +13,27 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, EncodedStreamObject, NameObject
 
 _VOCABULARY = [
-    "river", "stone", "lantern", "harbor", "meadow", "copper", "violet", "engine", "signal",
-    "orchard", "canyon", "ledger", "falcon", "glacier", "needle", "pepper", "quartz", "saddle",
-    "timber", "walnut",
-]  # fmt: skip
+    "river",
+    "stone",
+    "lantern",
+    "harbor",
+    "meadow",
+    "copper",
+    "violet",
+    "engine",
+    "signal",
+    "orchard",
+    "canyon",
+    "ledger",
+    "falcon",
+    "glacier",
+    "needle",
+    "pepper",
+    "quartz",
+    "saddle",
+    "timber",
+    "walnut",
+]
 
 
 def page_words(page: int, count: int) -> list[str]:

@@ -29,11 +29,13 @@ def test_hash_vectors_have_the_dimension_and_unit_length() -> None:
 
 
 def test_hash_vectors_put_related_texts_closer_than_unrelated_ones() -> None:
-    a, b, c = HashEmbedder(256).embed([
-        "invoice total due in thirty days for the harbor project",
-        "the harbor project invoice: total due within thirty days",
-        "glacier falcon orchard violet needle saddle",
-    ])  # fmt: skip
+    a, b, c = HashEmbedder(256).embed(
+        [
+            "invoice total due in thirty days for the harbor project",
+            "the harbor project invoice: total due within thirty days",
+            "glacier falcon orchard violet needle saddle",
+        ]
+    )
     assert cosine(a, b) > 0.6 > cosine(a, c) + 0.3
 
 
@@ -77,8 +79,9 @@ def status(code: int, **headers: str) -> Callable[[httpx.Request], httpx.Respons
 
 def embedder(client: httpx.Client, sleeps: list[float], **kw: object) -> HttpEmbedder:
     options: dict = {"batch": 2, "max_attempts": 4, **kw}
-    return HttpEmbedder(URL, "sk-test", "text-embedding-3-small", client=client,
-                        sleep=sleeps.append, **options)  # fmt: skip
+    return HttpEmbedder(
+        URL, "sk-test", "text-embedding-3-small", client=client, sleep=sleeps.append, **options
+    )
 
 
 def test_http_embedder_batches_and_keeps_the_order() -> None:

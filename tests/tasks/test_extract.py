@@ -42,8 +42,9 @@ def test_every_page_is_read_in_order_with_progress(tmp_path: Path, engine: str) 
     path = write_pages_pdf(tmp_path / "five.pdf", 5)
     calls: list[tuple[int, int]] = []
 
-    result = extract_pages(path, max_pages=100, on_page=lambda d, t: calls.append((d, t)),
-                           engine=engine)  # fmt: skip
+    result = extract_pages(
+        path, max_pages=100, on_page=lambda d, t: calls.append((d, t)), engine=engine
+    )
 
     assert result.pages == 5
     assert [page.number for page in result.page_texts] == [1, 2, 3, 4, 5]
@@ -71,9 +72,12 @@ def test_cancel_is_checked_between_pages(tmp_path: Path, engine: str) -> None:
     calls: list[tuple[int, int]] = []
     with pytest.raises(Cancelled):
         extract_pages(
-            path, max_pages=100, on_page=lambda d, t: calls.append((d, t)),
-            should_cancel=lambda: len(calls) >= 3, engine=engine,
-        )  # fmt: skip
+            path,
+            max_pages=100,
+            on_page=lambda d, t: calls.append((d, t)),
+            should_cancel=lambda: len(calls) >= 3,
+            engine=engine,
+        )
     assert calls == [(1, 10), (2, 10), (3, 10)]
 
 

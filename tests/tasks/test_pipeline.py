@@ -52,9 +52,14 @@ def run(
 ) -> Outcome:
     events: Progress = progress if progress is not None else []
     return run_pipeline(
-        path, job_id="J1", settings=settings, on_progress=lambda *event: events.append(event),
-        should_cancel=should_cancel, embedder=embedder, store=store,
-    )  # fmt: skip
+        path,
+        job_id="J1",
+        settings=settings,
+        on_progress=lambda *event: events.append(event),
+        should_cancel=should_cancel,
+        embedder=embedder,
+        store=store,
+    )
 
 
 def test_a_text_pdf_ends_stored_with_counts_and_full_progress(
@@ -112,8 +117,13 @@ def test_cancel_after_extraction_stops_before_storing(
     path = write_pages_pdf(tmp_path / "two.pdf", 2)
     progress: Progress = []
     with pytest.raises(Cancelled):
-        run(path, settings, store, progress,
-            should_cancel=lambda: any(step == "chunking" for step, _, _ in progress))  # fmt: skip
+        run(
+            path,
+            settings,
+            store,
+            progress,
+            should_cancel=lambda: any(step == "chunking" for step, _, _ in progress),
+        )
     assert store.count("J1") == 0
     assert "storing" not in {step for step, _, _ in progress}
 
@@ -140,8 +150,9 @@ def test_an_unreachable_embedding_service_fails_retryably(
     tmp_path: Path, settings: Settings, store: ChunkStore
 ) -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
-    embedder = HttpEmbedder("http://embed/v1/embeddings", None, "m", client=client,
-                            max_attempts=2, sleep=lambda s: None)  # fmt: skip
+    embedder = HttpEmbedder(
+        "http://embed/v1/embeddings", None, "m", client=client, max_attempts=2, sleep=lambda s: None
+    )
     with pytest.raises(EmbeddingUnavailable) as caught:
         run(write_pages_pdf(tmp_path / "a.pdf", 1), settings, store, embedder=embedder)
     assert caught.value.retryable

@@ -44,11 +44,13 @@ def parse_jobs_command(text: str) -> ParsedCommand:
         raise CommandError("`/jobs status` takes at most one job id.", subcommand=name)
     if name in ("cancel", "retry"):
         if not args:
-            raise CommandError(f"`/jobs {name}` needs a job id, like `/jobs {name} J7K2QX`.",
-                               subcommand=name)  # fmt: skip
+            raise CommandError(
+                f"`/jobs {name}` needs a job id, like `/jobs {name} J7K2QX`.", subcommand=name
+            )
         if len(args) > 1:
-            raise CommandError(f"`/jobs {name}` takes one job id; I got {len(args)} words.",
-                               subcommand=name)  # fmt: skip
+            raise CommandError(
+                f"`/jobs {name}` takes one job id; I got {len(args)} words.", subcommand=name
+            )
     if name == "list":
         return _parse_list(args)
     return ParsedCommand(name, args)

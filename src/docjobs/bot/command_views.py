@@ -71,8 +71,10 @@ def build_job_table(jobs: list[Job], *, title: str, page: int, pages: int, more_
     now = time.time()
     for job in jobs:
         name = job.file_name if len(job.file_name) <= 32 else job.file_name[:31] + "…"
-        rows.append(f"{job.id:<6}  {job.state.value:<9}  {job.percent:>3}  "
-                    f"{_age(now - job.created_at):>5}  {name}")  # fmt: skip
+        rows.append(
+            f"{job.id:<6}  {job.state.value:<9}  {job.percent:>3}  "
+            f"{_age(now - job.created_at):>5}  {name}"
+        )
     footer = f"Page {page} of {pages}."
     if page < pages:
         footer += f" Next: `{more_hint} {page + 1}`"
@@ -80,17 +82,22 @@ def build_job_table(jobs: list[Job], *, title: str, page: int, pages: int, more_
 
 
 def build_stats(stats: Stats) -> str:
-    per_page = (f"{stats.median_s_per_page:.2f} s" if stats.median_s_per_page is not None
-                else "no finished jobs in the last hour")  # fmt: skip
-    return "\n".join([
-        "*docjobs right now*",
-        f"• Queue depth: {stats.queue_depth} waiting for a worker ({stats.queued} jobs queued)",
-        f"• Running: {stats.running}",
-        f"• Workers online: {stats.workers}",
-        f"• Last hour: {stats.succeeded_last_hour} done, {stats.failed_last_hour} failed",
-        f"• Dead letters (gave up after retries): {stats.dead_letters}",
-        f"• Median time per page: {per_page}",
-    ])  # fmt: skip
+    per_page = (
+        f"{stats.median_s_per_page:.2f} s"
+        if stats.median_s_per_page is not None
+        else "no finished jobs in the last hour"
+    )
+    return "\n".join(
+        [
+            "*docjobs right now*",
+            f"• Queue depth: {stats.queue_depth} waiting for a worker ({stats.queued} jobs queued)",
+            f"• Running: {stats.running}",
+            f"• Workers online: {stats.workers}",
+            f"• Last hour: {stats.succeeded_last_hour} done, {stats.failed_last_hour} failed",
+            f"• Dead letters (gave up after retries): {stats.dead_letters}",
+            f"• Median time per page: {per_page}",
+        ]
+    )
 
 
 def _age(seconds: float) -> str:

@@ -26,8 +26,7 @@ PAGE_SIZE = 10
 
 
 class JobsCommand:
-    def __init__(self, deps: BotDeps, permissions: Permissions,
-                 stats: Callable[[], Stats]) -> None:  # fmt: skip
+    def __init__(self, deps: BotDeps, permissions: Permissions, stats: Callable[[], Stats]) -> None:
         self.deps = deps
         self.store = deps.store
         self.permissions = permissions
@@ -54,8 +53,10 @@ class JobsCommand:
         if command.args:
             job = self._resolve(command.args[0], user=user, subcommand="status")
             if job.channel != channel and job.user != user:
-                return (f"Job `{job.id}` belongs to another channel; ask there, or ask "
-                        "the person who shared it.")  # fmt: skip
+                return (
+                    f"Job `{job.id}` belongs to another channel; ask there, or ask "
+                    "the person who shared it."
+                )
             return build_job_detail(job)
         jobs = self.store.get_many(self.store.recent_ids(user=user, limit=20))
         active = [job for job in jobs if not job.is_final]
@@ -66,8 +67,9 @@ class JobsCommand:
         if active:
             parts.append("*Your active jobs*\n" + "\n\n".join(map(build_job_detail, active)))
         if recent:
-            parts.append(build_job_table(recent, title="Your recent jobs", page=1, pages=1,
-                                         more_hint=""))  # fmt: skip
+            parts.append(
+                build_job_table(recent, title="Your recent jobs", page=1, pages=1, more_hint="")
+            )
         return "\n\n".join(parts)
 
     def _list(self, command: ParsedCommand, *, user: str, channel: str) -> str:
@@ -88,8 +90,13 @@ class JobsCommand:
         pages = max(1, -(-total // PAGE_SIZE))
         if command.page > pages:
             return f"There {'is' if pages == 1 else 'are'} only {pages} page(s) of {title.lower()}."
-        return build_job_table(jobs, title=title, page=command.page, pages=pages,
-                               more_hint=f"/jobs list {command.scope}")  # fmt: skip
+        return build_job_table(
+            jobs,
+            title=title,
+            page=command.page,
+            pages=pages,
+            more_hint=f"/jobs list {command.scope}",
+        )
 
     def _cancel(self, command: ParsedCommand, *, user: str, channel: str) -> str:
         job = self._resolve(command.args[0], user=user, subcommand="cancel")
@@ -118,17 +125,21 @@ class JobsCommand:
             return job
         mine = self.store.recent_ids(user=user, limit=200)
         close = difflib.get_close_matches((job_id or text).upper(), mine, n=3, cutoff=0.5)
-        what = f"No job `{job_id}`." if job_id else (
-            f"`{text}` is not a job id; ids are six letters and digits, like `J7K2QX`."
-        )  # fmt: skip
+        what = (
+            f"No job `{job_id}`."
+            if job_id
+            else (f"`{text}` is not a job id; ids are six letters and digits, like `J7K2QX`.")
+        )
         if close:
             what += " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
         raise CommandError(what, subcommand=subcommand)
 
 
 def refusal(job: Job, action: str) -> str:
-    return (f"Sorry, only <@{job.user}> (who shared *{job.file_name}*) or a workspace admin "
-            f"can {action} job `{job.id}`. Nothing was changed.")  # fmt: skip
+    return (
+        f"Sorry, only <@{job.user}> (who shared *{job.file_name}*) or a workspace admin "
+        f"can {action} job `{job.id}`. Nothing was changed."
+    )
 
 
 def describe_cancel(verdict: Verdict, job: Job) -> str:
@@ -141,8 +152,10 @@ def describe_cancel(verdict: Verdict, job: Job) -> str:
 
 def describe_retry(verdict: Verdict, job: Job) -> str:
     if verdict is Verdict.DONE:
-        return (f"Retrying job `{job.id}` ({job.file_name}) as attempt {job.attempt}; "
-                "follow it in its thread.")  # fmt: skip
+        return (
+            f"Retrying job `{job.id}` ({job.file_name}) as attempt {job.attempt}; "
+            "follow it in its thread."
+        )
     if verdict is Verdict.ALREADY_SUCCEEDED:
         return f"Job `{job.id}` already succeeded; there is nothing to retry."
     if verdict is Verdict.STILL_ACTIVE:

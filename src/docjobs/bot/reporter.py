@@ -151,9 +151,13 @@ class Reporter:
         if ts is None:
             text, blocks = build_progress_message(job)
             reply = self.calls.call(
-                "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, text=text,
-                blocks=blocks, metadata=_metadata(PROGRESS_KIND, job),
-            )  # fmt: skip
+                "chat.postMessage",
+                channel=job.channel,
+                thread_ts=job.thread_ts,
+                text=text,
+                blocks=blocks,
+                metadata=_metadata(PROGRESS_KIND, job),
+            )
             ts = str(reply["ts"])
             self.rendered[job.id] = Rendered(render_key(job), time.monotonic())
         self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
@@ -192,9 +196,12 @@ class Reporter:
         recovering = self._claim(job, guard)
         if not (recovering and self._find_own(job, OUTCOME_KIND)):
             self.calls.call(
-                "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts,
-                text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job),
-            )  # fmt: skip
+                "chat.postMessage",
+                channel=job.channel,
+                thread_ts=job.thread_ts,
+                text=build_outcome_text(job),
+                metadata=_metadata(OUTCOME_KIND, job),
+            )
         self.store.set_fields(job.id, **{guard: "done"})
 
     def _claim(self, job: Job, guard: str) -> bool:

@@ -33,10 +33,18 @@ def cancel_job(store: JobStore, job_id: str, *, by: str) -> ControlResult:
     if job.is_final:
         return ControlResult(Verdict.ALREADY_FINAL, job)
     moved = store.transition(
-        job_id, State.CANCELLED, attempt=job.attempt,
-        fields={"cancelled_by": by, "finished_at": time.time(), "reason_code": "cancelled",
-                "reason": "Cancelled by a person.", "step": "", "detail": ""},
-    )  # fmt: skip
+        job_id,
+        State.CANCELLED,
+        attempt=job.attempt,
+        fields={
+            "cancelled_by": by,
+            "finished_at": time.time(),
+            "reason_code": "cancelled",
+            "reason": "Cancelled by a person.",
+            "step": "",
+            "detail": "",
+        },
+    )
     return ControlResult(Verdict.DONE if moved else Verdict.RACED, store.get(job_id))
 
 
@@ -51,12 +59,26 @@ def retry_job(store: JobStore, job_id: str, *, by: str) -> ControlResult:
     if not job.is_final:
         return ControlResult(Verdict.STILL_ACTIVE, job)
     moved = store.transition(
-        job_id, State.QUEUED, attempt=job.attempt,
-        fields={"attempt": job.attempt + 1, "retried_by": by, "cancelled_by": "",
-                "reason": "", "reason_code": "", "hint": "", "step": "", "percent": 0,
-                "detail": "", "retries": 0, "started_at": 0, "finished_at": 0,
-                "enqueued_at": 0, "warnings": []},
-    )  # fmt: skip
+        job_id,
+        State.QUEUED,
+        attempt=job.attempt,
+        fields={
+            "attempt": job.attempt + 1,
+            "retried_by": by,
+            "cancelled_by": "",
+            "reason": "",
+            "reason_code": "",
+            "hint": "",
+            "step": "",
+            "percent": 0,
+            "detail": "",
+            "retries": 0,
+            "started_at": 0,
+            "finished_at": 0,
+            "enqueued_at": 0,
+            "warnings": [],
+        },
+    )
     if not moved:
         return ControlResult(Verdict.RACED, store.get(job_id))
     store.leave_dead_letter(job_id)

@@ -98,8 +98,13 @@ class HttpEmbedder:
             if attempt == self.max_attempts:
                 raise EmbeddingUnavailable(f"{problem} after {attempt} attempts.")
             delay = self._delay(attempt, retry_after)
-            logger.warning("embedding attempt %d of %d failed (%s); retrying in %.1fs",
-                           attempt, self.max_attempts, problem, delay)  # fmt: skip
+            logger.warning(
+                "embedding attempt %d of %d failed (%s); retrying in %.1fs",
+                attempt,
+                self.max_attempts,
+                problem,
+                delay,
+            )
             self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -142,7 +147,10 @@ def build_embedder(settings: Settings, *, client: httpx.Client | None = None) ->
         return HashEmbedder(settings.embed_dim)
     if settings.embedder in ("openai", "http"):
         return HttpEmbedder(
-            settings.embed_url, settings.embed_api_key, settings.embed_model,
-            batch=settings.embed_batch, client=client,
-        )  # fmt: skip
+            settings.embed_url,
+            settings.embed_api_key,
+            settings.embed_model,
+            batch=settings.embed_batch,
+            client=client,
+        )
     raise ValueError(f"unknown embedder {settings.embedder!r}; expected 'hash' or 'openai'")

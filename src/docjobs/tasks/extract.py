@@ -125,9 +125,18 @@ def error_for(exc: BaseException, context: str = "") -> JobError:
 
 # What broken files make pypdf raise besides its own errors (a85decode's ValueError, ...).
 _EXPECTED = (
-    PyPdfError, DependencyError, DeprecationError, MemoryError, RecursionError, ValueError,
-    KeyError, IndexError, NotImplementedError, zlib.error, struct.error,
-)  # fmt: skip
+    PyPdfError,
+    DependencyError,
+    DeprecationError,
+    MemoryError,
+    RecursionError,
+    ValueError,
+    KeyError,
+    IndexError,
+    NotImplementedError,
+    zlib.error,
+    struct.error,
+)
 
 
 def log_failure(path: Path, what: str, exc: BaseException) -> None:
@@ -151,9 +160,12 @@ def extract_pages(
     if engine not in ENGINES:
         raise ValueError(f"unknown extraction engine {engine!r}; expected one of {ENGINES}")
     path = Path(path)
-    kwargs: dict[str, Any] = {"max_pages": max_pages, "on_page": on_page,
-                              "should_cancel": should_cancel,
-                              "min_chars_per_page": min_chars_per_page}  # fmt: skip
+    kwargs: dict[str, Any] = {
+        "max_pages": max_pages,
+        "on_page": on_page,
+        "should_cancel": should_cancel,
+        "min_chars_per_page": min_chars_per_page,
+    }
     if engine == "pypdf":
         return _extract_pypdf(path, **kwargs)
     return _extract_pdfium_first(path, auto=engine == "auto", **kwargs)

@@ -52,9 +52,12 @@ class Outcome:
     def from_error(cls, exc: JobError, *, seconds: float) -> Outcome:
         return cls(
             status="cancelled" if isinstance(exc, Cancelled) else "failed",
-            reason_code=exc.code, reason=exc.detail, hint=exc.hint,
-            retryable=exc.retryable, seconds=round(seconds, 3),
-        )  # fmt: skip
+            reason_code=exc.code,
+            reason=exc.detail,
+            hint=exc.hint,
+            retryable=exc.retryable,
+            seconds=round(seconds, 3),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,17 +107,25 @@ def run_pipeline(
 
     try:
         extraction = extract_pages(
-            source_path, max_pages=settings.max_pages, on_page=on_page,
-            should_cancel=should_cancel, min_chars_per_page=settings.min_chars_per_page,
+            source_path,
+            max_pages=settings.max_pages,
+            on_page=on_page,
+            should_cancel=should_cancel,
+            min_chars_per_page=settings.min_chars_per_page,
             engine=engine,
-        )  # fmt: skip
+        )
         _stop_if_cancelled(should_cancel)
         on_progress("chunking", overall_percent("chunking", 0, 1), _count(extraction.words, "word"))
         chunks = chunk_pages(
             extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
         )
-        vectors = _embed(chunks, embedder, batch=settings.embed_batch,
-                         on_progress=on_progress, should_cancel=should_cancel)  # fmt: skip
+        vectors = _embed(
+            chunks,
+            embedder,
+            batch=settings.embed_batch,
+            on_progress=on_progress,
+            should_cancel=should_cancel,
+        )
         _stop_if_cancelled(should_cancel)
         on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
         store.replace(job_id, chunks, vectors)
@@ -123,13 +134,24 @@ def run_pipeline(
         raise
     on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
     seconds = time.monotonic() - started
-    logger.info("job %s: %d pages, %d words, %d chunks in %.1fs", job_id, extraction.pages,
-                extraction.words, len(chunks), seconds)  # fmt: skip
+    logger.info(
+        "job %s: %d pages, %d words, %d chunks in %.1fs",
+        job_id,
+        extraction.pages,
+        extraction.words,
+        len(chunks),
+        seconds,
+    )
     return Outcome(
-        status="succeeded", pages=extraction.pages, words=extraction.words,
-        chars=extraction.chars, chunks=len(chunks), failed_pages=extraction.failed_pages,
-        warnings=extraction_warnings(extraction), seconds=round(seconds, 3),
-    )  # fmt: skip
+        status="succeeded",
+        pages=extraction.pages,
+        words=extraction.words,
+        chars=extraction.chars,
+        chunks=len(chunks),
+        failed_pages=extraction.failed_pages,
+        warnings=extraction_warnings(extraction),
+        seconds=round(seconds, 3),
+    )
 
 
 def _embed(
@@ -194,10 +216,15 @@ def process_local_file(
         with path.open("rb") as handle:
             check_pdf_head(handle.read(HEAD_BYTES))
         return run_pipeline(
-            path, job_id=local_job_id(path), settings=settings,
-            on_progress=on_progress or ignore_progress, should_cancel=never_cancel,
-            embedder=embedder, store=store, engine=engine,
-        )  # fmt: skip
+            path,
+            job_id=local_job_id(path),
+            settings=settings,
+            on_progress=on_progress or ignore_progress,
+            should_cancel=never_cancel,
+            embedder=embedder,
+            store=store,
+            engine=engine,
+        )
     except JobError as exc:
         logger.info("%s: %s (%s)", path.name, exc.code, exc.detail)
         return Outcome.from_error(exc, seconds=time.monotonic() - started)

@@ -73,10 +73,19 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     retries = task.request.retries or 0
     started = time.time()
     moved = store.transition(
-        job_id, State.RUNNING, attempt=attempt,
-        fields={"started_at": started, "step": "downloading", "percent": 0,
-                "detail": "", "retries": retries, "reason": "", "reason_code": ""},
-    )  # fmt: skip
+        job_id,
+        State.RUNNING,
+        attempt=attempt,
+        fields={
+            "started_at": started,
+            "step": "downloading",
+            "percent": 0,
+            "detail": "",
+            "retries": retries,
+            "reason": "",
+            "reason_code": "",
+        },
+    )
     if not moved:
         logger.info("job %s attempt %d: no longer runnable", job_id, attempt)
         return
@@ -86,14 +95,23 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     try:
         with tempfile.TemporaryDirectory(prefix=f"docjobs-{job_id}-") as tmp:
             path = download_file(
-                job.url, token=settings.slack_bot_token or "", dest_dir=Path(tmp),
-                max_bytes=settings.max_file_bytes, client=ctx.http, on_progress=progress,
-            )  # fmt: skip
+                job.url,
+                token=settings.slack_bot_token or "",
+                dest_dir=Path(tmp),
+                max_bytes=settings.max_file_bytes,
+                client=ctx.http,
+                on_progress=progress,
+            )
             outcome = run_pipeline(
-                path, job_id=job_id, settings=settings, on_progress=progress,
-                should_cancel=progress.should_cancel, embedder=ctx.embedder, store=ctx.chunks,
+                path,
+                job_id=job_id,
+                settings=settings,
+                on_progress=progress,
+                should_cancel=progress.should_cancel,
+                embedder=ctx.embedder,
+                store=ctx.chunks,
                 engine=settings.extract_engine,
-            )  # fmt: skip
+            )
     except JobError as exc:
         if exc.code == "cancelled" or progress.cancelled:
             ctx.chunks.delete(job_id)
@@ -119,29 +137,49 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
         ctx.chunks.delete(job_id)
         return
     result = JobResult(
-        job_id=job_id, attempt=attempt, status="succeeded", pages=outcome.pages,
-        words=outcome.words, chunks=outcome.chunks, warnings=outcome.warnings,
-        seconds=time.time() - started, retries=retries,
-    )  # fmt: skip
+        job_id=job_id,
+        attempt=attempt,
+        status="succeeded",
+        pages=outcome.pages,
+        words=outcome.words,
+        chunks=outcome.chunks,
+        warnings=outcome.warnings,
+        seconds=time.time() - started,
+        retries=retries,
+    )
     send_result(task, result, ctx)
 
 
 def _handle_failure(
-    task: Task, job_id: str, attempt: int, exc: JobError, ctx: WorkerContext,
-    *, retries: int, started: float,
-) -> None:  # fmt: skip
+    task: Task,
+    job_id: str,
+    attempt: int,
+    exc: JobError,
+    ctx: WorkerContext,
+    *,
+    retries: int,
+    started: float,
+) -> None:
     settings = ctx.settings
     if exc.retryable and retries < settings.max_retries:
         countdown = backoff_s(
-            retries, base=settings.retry_backoff_base_s, cap=settings.retry_backoff_max,
+            retries,
+            base=settings.retry_backoff_base_s,
+            cap=settings.retry_backoff_max,
             at_least=float(getattr(exc, "retry_after", None) or 0),
-        )  # fmt: skip
+        )
         ctx.store.transition(
-            job_id, State.RETRYING, attempt=attempt,
-            fields={"reason": exc.detail, "reason_code": exc.code, "retries": retries + 1,
-                    "next_run_at": time.time() + countdown,
-                    "detail": f"retry {retries + 1} of {settings.max_retries} in {countdown:.0f}s"},
-        )  # fmt: skip
+            job_id,
+            State.RETRYING,
+            attempt=attempt,
+            fields={
+                "reason": exc.detail,
+                "reason_code": exc.code,
+                "retries": retries + 1,
+                "next_run_at": time.time() + countdown,
+                "detail": f"retry {retries + 1} of {settings.max_retries} in {countdown:.0f}s",
+            },
+        )
         logger.warning(
             "job %s attempt %d: %s; retry %d in %.1fs",
             job_id,
@@ -161,10 +199,16 @@ def _handle_failure(
         " — dead-lettered" if dead else "",
     )
     result = JobResult(
-        job_id=job_id, attempt=attempt, status="failed", reason_code=exc.code,
-        reason=exc.detail, hint=exc.hint, seconds=time.time() - started, retries=retries,
+        job_id=job_id,
+        attempt=attempt,
+        status="failed",
+        reason_code=exc.code,
+        reason=exc.detail,
+        hint=exc.hint,
+        seconds=time.time() - started,
+        retries=retries,
         dead_lettered=dead,
-    )  # fmt: skip
+    )
     send_result(task, result, ctx)
 
 

@@ -26,9 +26,11 @@ class JobProgress:
             return
         self._last_step, self._last_write = step, now
         moved = self.store.transition(
-            self.job_id, State.RUNNING, attempt=self.attempt,
+            self.job_id,
+            State.RUNNING,
+            attempt=self.attempt,
             fields={"step": step, "percent": percent, "detail": detail},
-        )  # fmt: skip
+        )
         if not moved:
             self.cancelled = True
 

@@ -14,10 +14,31 @@ from docjobs.webhooks.deps import StoreDep
 router = APIRouter()
 
 PUBLIC_FIELDS = (
-    "id", "state", "step", "percent", "detail", "attempt", "file_name", "file_id", "channel",
-    "thread_ts", "user", "created_at", "started_at", "finished_at", "reason_code", "reason",
-    "hint", "pages", "words", "chunks", "warnings", "seconds", "retries", "cancelled_by",
-)  # fmt: skip
+    "id",
+    "state",
+    "step",
+    "percent",
+    "detail",
+    "attempt",
+    "file_name",
+    "file_id",
+    "channel",
+    "thread_ts",
+    "user",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "reason_code",
+    "reason",
+    "hint",
+    "pages",
+    "words",
+    "chunks",
+    "warnings",
+    "seconds",
+    "retries",
+    "cancelled_by",
+)
 
 
 @router.get("/jobs/{job_id}")

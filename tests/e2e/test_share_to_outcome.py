@@ -1,0 +1,76 @@
+"""A PDF shared in Slack, through the sandbox over real HTTP, a real Celery worker process,
+real Redis and the reporter: what the user sees in the thread, in order."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from docjobs.sample import write_sample_pdf
+from tests.support.stack import Stack, bot_replies
+
+PROGRESS_RE = re.compile(
+    r"^:gear: \*q3-report\.pdf\* — (downloading|extracting|chunking|embedding|storing)"
+    r".* \((\d+)%\) — job `(\w{6})`$"
+)
+
+
+def test_thread_shows_queued_progress_and_outcome(stack: Stack, tmp_path: Path) -> None:
+    pdf = write_sample_pdf(tmp_path / "q3-report.pdf", pages=3).read_bytes()
+    shared = stack.share(pdf)
+    channel, ts = shared["channel"], shared["ts"]
+
+    # Within a second: the hourglass on the message and the queued reply in its thread.
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline and not bot_replies(stack.thread(channel, ts)):
+        time.sleep(0.05)
+    first = stack.thread(channel, ts)
+    assert bot_replies(first), "no reply in the thread within a second"
+
+    thread = stack.wait_for_outcome(channel, ts)
+    replies = bot_replies(thread)
+    assert len(replies) == 2, replies
+    progress, outcome = replies
+    job_id = re.search(r"job `(\w{6})`", progress["text"]).group(1)  # type: ignore[union-attr]
+    assert progress["text"] == f":white_check_mark: *q3-report.pdf* — done — job `{job_id}`"
+    assert re.fullmatch(
+        rf":white_check_mark: Done: \*q3-report\.pdf\* — 3 pages, [\d,]+ words, \d+ chunks? "
+        rf"in \d+\.\d s \(job `{job_id}`\)\.",
+        outcome["text"],
+    ), outcome["text"]
+    assert [r["name"] for r in thread["parent"]["reactions"]] == ["white_check_mark"]
+
+    # The exact sequence of visible changes.
+    bot_changes = [c for c in thread["history"] if c["kind"] != "posted" or c["bot_id"]]
+    changes = [_describe(change, job_id) for change in bot_changes]
+    print("\n".join(changes))
+    assert changes[0] == "reaction_added hourglass_flowing_sand"
+    assert (
+        changes[1] == f"posted :hourglass_flowing_sand: *q3-report.pdf* is queued — job `{job_id}`"
+    )
+    tail = [
+        "reaction_removed hourglass_flowing_sand",
+        "reaction_added white_check_mark",
+        f"edited :white_check_mark: *q3-report.pdf* — done — job `{job_id}`",
+        f"posted {outcome['text']}",
+    ]
+    assert changes[-4:] == tail
+    middle = changes[2:-4]
+    percents = []
+    for change in middle:
+        match = PROGRESS_RE.match(change.removeprefix("edited "))
+        assert change.startswith("edited ") and match, change
+        percents.append(int(match.group(2)))
+    assert percents == sorted(percents)
+    assert len(middle) <= 2  # a short job: at most two progress edits
+
+    status = stack.job(job_id)
+    assert status["state"] == "succeeded" and status["pages"] == 3 and status["chunks"] >= 1
+
+
+def _describe(change: dict, job_id: str) -> str:
+    kind = change["kind"]
+    if kind.startswith("reaction"):
+        return f"{kind} {change['name']}"
+    return f"{kind} {change['text']}"

@@ -1,0 +1,185 @@
+"""The whole system for end-to-end tests: the sandbox (Slack) in this process over real HTTP,
+and the web service, a prefork Celery worker and the reporter as real child processes."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from docjobs.embedded_redis import free_port
+from docjobs.sandbox.app import create_app as create_sandbox_app
+from docjobs.sandbox.config import SandboxConfig
+from tests.support.servers import serve
+
+BOT_TOKEN = "xoxb-sandbox-token"
+SIGNING_SECRET = "sandbox-signing-secret"
+OUTCOME_PREFIXES = (":white_check_mark: Done", ":x: I could not", ":no_entry_sign: Job")
+
+
+@dataclass
+class Stack:
+    sandbox_url: str
+    web_url: str
+    redis_url: str
+    env: dict[str, str]
+    data_dir: Path
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
+        env = {**self.env, **(extra_env or {})}
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "docjobs.cli", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+    def stop(self, name: str, *, kill: bool = False) -> None:
+        child = self.children.pop(name, None)
+        if child is None or child.poll() is not None:
+            return
+        if kill:
+            child.kill()
+        else:
+            child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.children):
+            self.stop(name)
+        self.http.close()
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    raise RuntimeError(f"{name} died: {self.log(name)[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if self.http.get(f"{self.web_url}/healthz").status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("web service did not come up")
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- what a user does and sees -----------------------------------------------------------
+
+    def share(
+        self,
+        content: bytes,
+        *,
+        filename: str = "q3-report.pdf",
+        channel: str | None = None,
+        user: str = "U0ALICE",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "channel": channel or new_channel(),
+            "user": user,
+            "filename": filename,
+            "content_b64": base64.b64encode(content).decode(),
+            **extra,
+        }
+        reply = self.http.post(f"{self.sandbox_url}/control/share", json=body)
+        reply.raise_for_status()
+        return {**reply.json(), "channel": body["channel"]}
+
+    def thread(self, channel: str, ts: str) -> dict[str, Any]:
+        reply = self.http.get(
+            f"{self.sandbox_url}/control/thread", params={"channel": channel, "ts": ts}
+        )
+        reply.raise_for_status()
+        return reply.json()
+
+    def wait_for_outcome(self, channel: str, ts: str, *, timeout_s: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            thread = self.thread(channel, ts)
+            if any(m.get("text", "").startswith(OUTCOME_PREFIXES) for m in bot_replies(thread)):
+                return thread
+            time.sleep(0.2)
+        raise AssertionError(f"no outcome reply in {timeout_s}s: {self.thread(channel, ts)}")
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.http.get(f"{self.web_url}/jobs/{job_id}").json()
+
+
+def new_channel() -> str:
+    return "C" + uuid.uuid4().hex[:9].upper()
+
+
+def bot_replies(thread: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in thread.get("replies", []) if m.get("bot_id")]
+
+
+@contextlib.contextmanager
+def running_stack(
+    redis_url: str,
+    data_dir: Path,
+    *,
+    worker_concurrency: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    web_port = free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    config = SandboxConfig(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        bot_endpoint_url=f"{web_url}/slack/events",
+        retry_delays=(0.5, 1.0, 2.0),
+    )
+    sandbox_port = free_port()
+    config.public_url = f"http://127.0.0.1:{sandbox_port}"
+    with serve(create_sandbox_app(config), port=sandbox_port) as sandbox_url:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
+            "REDIS_URL": redis_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": f"{sandbox_url}/api/",
+            "DOCJOBS_WEB_PORT": str(web_port),
+            "DOCJOBS_RESULTS_URL": f"{web_url}/results",
+            "DOCJOBS_DATA_DIR": str(data_dir),
+            "DOCJOBS_RETRY_BACKOFF_BASE_S": "0.2",
+            "DOCJOBS_WORKER_CONCURRENCY": str(worker_concurrency),
+            **(extra_env or {}),
+        }
+        stack = Stack(
+            sandbox_url=sandbox_url,
+            web_url=web_url,
+            redis_url=redis_url,
+            env=env,
+            data_dir=data_dir,
+        )
+        try:
+            stack.start("web", "web")
+            stack.start("worker", "worker")
+            stack.start("reporter", "reporter")
+            stack.wait_ready()
+            yield stack
+        finally:
+            stack.stop_all()

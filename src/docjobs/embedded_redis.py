@@ -41,7 +41,7 @@ class EmbeddedRedis:
     """A redis-server child process on 127.0.0.1; AOF on request (for restart tests)."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, appendonly: bool = False):
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None

@@ -30,18 +30,26 @@ FINAL_PREFIXES = (":white_check_mark: Done", ":x: I could not", ":no_entry_sign:
 class ProcessTree:
     """Children started with the same environment; stopped together, gently first."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
+        self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *args: str) -> None:
+        """Start `docjobs ARGS`; its output goes to LOG_DIR/NAME.log, not the terminal."""
         command = [sys.executable, "-m", "docjobs.cli", *args]
-        self.children[name] = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.children[name] = subprocess.Popen(
+                command, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
 
     def check(self) -> None:
         for name, child in self.children.items():
             if child.poll() is not None:
-                raise RuntimeError(f"{name} exited with status {child.returncode}")
+                raise RuntimeError(
+                    f"{name} exited with status {child.returncode}; see {self.log_dir / name}.log"
+                )
 
     def stop(self) -> None:
         for child in self.children.values():
@@ -69,7 +77,7 @@ def run_local(settings: Settings, *, keep_running: bool, file: Path | None = Non
     env["DOCJOBS_WEB_PORT"] = str(web_port)
     env["DOCJOBS_RESULTS_URL"] = f"http://127.0.0.1:{web_port}/results"
     web_url = f"http://127.0.0.1:{web_port}"
-    tree = ProcessTree(env)
+    tree = ProcessTree(env, settings.data_dir.resolve() / "logs")
     sandbox_url = ""
     try:
         if sandbox:
@@ -95,6 +103,7 @@ def run_local(settings: Settings, *, keep_running: bool, file: Path | None = Non
         tree.start("reporter", "reporter")
         _wait_http(f"{web_url}/healthz", tree)
         print(f"web service on {web_url} (Slack endpoint {web_url}/slack/events)")
+        print(f"logs of every part in {tree.log_dir}")
         status = 0
         if sandbox:
             sample = file or write_sample_pdf(settings.data_dir / "q3-report.pdf")
@@ -141,7 +150,8 @@ def share_and_follow(
             ).json()
             history = thread.get("history", [])
             for change in history[seen:]:
-                print("  " + describe_change(change))
+                if change.get("bot_id"):  # the share itself was printed above
+                    print("  " + describe_change(change))
             seen = len(history)
             final = [
                 m for m in thread.get("replies", []) if m.get("text", "").startswith(FINAL_PREFIXES)

@@ -245,7 +245,8 @@ def _reaction(request: Request, args: dict[str, Any], *, add: bool) -> dict[str,
         users.remove(me)
         if not users:
             del message.reactions[name]
-    _state(request).record(message, "reaction_added" if add else "reaction_removed", name=name)
+    kind = "reaction_added" if add else "reaction_removed"
+    _state(request).record(message, kind, name=name, user=me, bot_id=_config(request).bot_id)
     return {}
 
 

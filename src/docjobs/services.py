@@ -69,10 +69,20 @@ def run_reporter(settings: Settings, *, stop: threading.Event | None = None) -> 
     reporter = Reporter(
         store=store,
         stream=EventStream(client),
-        calls=SlackCalls(build_web_client(settings), SlackPacer(per_minute=per_minute)),
+        calls=SlackCalls(
+            build_web_client(settings, timeout=settings.slack_timeout_s),
+            SlackPacer(per_minute=per_minute),
+        ),
         consumer=f"reporter-{socket.gethostname()}-{os.getpid()}",
         edit_interval_s=settings.progress_edit_interval_s,
-        sweep=lambda: sweep(store, queue, requeue_after_s=settings.requeue_after_s),
+        claim_after_s=settings.reporter_claim_after_s,
+        sweep_interval_s=settings.sweep_interval_s,
+        sweep=lambda: sweep(
+            store,
+            queue,
+            requeue_after_s=settings.requeue_after_s,
+            orphan_after_s=settings.orphan_after_s,
+        ),
     )
     stop = stop or _stop_on_signals()
     logger.info("reporter %s started", reporter.consumer)

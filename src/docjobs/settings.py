@@ -63,11 +63,19 @@ class Settings(BaseSettings):
     cancel_check_interval_s: float = 0.2
     # A job left `queued` this long without a broker message (enqueue failed) is sent again.
     requeue_after_s: float = 30.0
+    # A running job whose worker lease lapsed this long ago is sent again (its worker died).
+    orphan_after_s: float = 60.0
+    sweep_interval_s: float = 10.0
+    # A worker's lease on its job: renewed every third of this; lapses this long after a kill.
+    lease_ttl_s: float = 10.0
     # Address-space cap per worker child (MB): a PDF bomb hits MemoryError, not the OOM killer.
     worker_memory_limit_mb: int = 2048
 
     # Reporter pacing (Slack: 1 post/s/channel; chat.update is Tier 3, ~50/min).
     progress_edit_interval_s: float = 3.0
+    slack_timeout_s: int = 10
+    # Events a reporter received but never acknowledged (it died) are taken over after this.
+    reporter_claim_after_s: float = 15.0
     chat_update_per_minute: int = 50
 
     @property

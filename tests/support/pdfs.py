@@ -116,3 +116,13 @@ def _write(writer: PdfWriter, path: Path) -> None:
     buffer = io.BytesIO()
     writer.write(buffer)
     path.write_bytes(buffer.getvalue())
+
+
+def write_long_pdf(path: Path, pages: int, *, words_per_page: int = 400) -> Path:
+    """A many-page PDF fast: one real page, repeated (pypdf still reads every page)."""
+    one = write_pages_pdf(path.with_suffix(".one.pdf"), 1, words_per_page=words_per_page)
+    reader, writer = PdfReader(one), PdfWriter()
+    for _ in range(pages):
+        writer.add_page(reader.pages[0])
+    _write(writer, path)
+    return path

@@ -70,6 +70,12 @@ class Stack:
             self.stop(name)
         self.http.close()
 
+    def worker_children(self) -> list[int]:
+        """The prefork pool's processes (the ones that run tasks) under the worker."""
+        main = self.children["worker"].pid
+        path = Path(f"/proc/{main}/task/{main}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
     def wait_ready(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -124,6 +130,13 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"no outcome reply in {timeout_s}s: {self.thread(channel, ts)}")
 
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.http.get(f"{self.sandbox_url}/control/deliveries").json()
+
+    def ephemerals(self, *, user: str, channel: str) -> list[dict[str, Any]]:
+        params = {"user": user, "channel": channel}
+        return self.http.get(f"{self.sandbox_url}/control/ephemerals", params=params).json()
+
     def job(self, job_id: str) -> dict[str, Any]:
         return self.http.get(f"{self.web_url}/jobs/{job_id}").json()
 
@@ -144,6 +157,7 @@ def running_stack(
     worker_concurrency: int = 2,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
+    data_dir.mkdir(parents=True, exist_ok=True)
     web_port = free_port()
     web_url = f"http://127.0.0.1:{web_port}"
     config = SandboxConfig(

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_KIND = "docjobs_progress"
 OUTCOME_KIND = "docjobs_outcome"
-CLAIM_STALE_MS = 15_000
-GUARD_STALE_S = 30.0
+# A post claimed this long ago and never marked done: its reporter died mid-post.
+GUARD_STALE_S = 20.0
 
 
 @dataclass
@@ -50,13 +50,17 @@ class Reporter:
         calls: SlackCalls,
         consumer: str,
         edit_interval_s: float = 3.0,
-        sweep: Callable[[], None] | None = None,
+        claim_after_s: float = 15.0,
+        sweep_interval_s: float = 10.0,
+        sweep: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
         self.stream = stream
         self.calls = calls
         self.consumer = consumer
         self.edit_interval_s = edit_interval_s
+        self.claim_after_ms = int(claim_after_s * 1000)
+        self.sweep_interval_s = sweep_interval_s
         self.sweep = sweep
         self.pending: dict[str, set[str]] = {}
         self.next_try: dict[str, float] = {}
@@ -83,8 +87,8 @@ class Reporter:
         now = time.monotonic()
         events = []
         if now >= self._next_claim:
-            events += self.stream.claim_stale(self.consumer, min_idle_ms=CLAIM_STALE_MS)
-            self._next_claim = now + 5.0
+            events += self.stream.claim_stale(self.consumer, min_idle_ms=self.claim_after_ms)
+            self._next_claim = now + min(5.0, self.claim_after_ms / 3000)
         due = [t for t in self.next_try.values()]
         block_ms = 1000 if not due else int(max(10, min(1000, (min(due) - now) * 1000)))
         events += self.stream.read(self.consumer, count=200, block_ms=block_ms)
@@ -97,7 +101,7 @@ class Reporter:
                 self.stream.ack(msg_id)
         self.flush()
         if self.sweep is not None and now >= self._next_sweep:
-            self._next_sweep = now + 10.0
+            self._next_sweep = now + self.sweep_interval_s
             try:
                 self.sweep()
             except Exception:

@@ -17,20 +17,20 @@ from docjobs.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
 
-ORPHAN_AFTER_S = 60.0
 
-
-def sweep(store: JobStore, queue: JobQueue, *, requeue_after_s: float) -> list[str]:
+def sweep(
+    store: JobStore, queue: JobQueue, *, requeue_after_s: float, orphan_after_s: float
+) -> list[str]:
     now = time.time()
     resent: list[str] = []
     for job in store.get_many(store.active_ids()):
         if job.state is State.QUEUED:
             lost = not job.enqueued_at and now - job.updated_at > requeue_after_s
         elif job.state is State.RUNNING:
-            lost = now - job.updated_at > ORPHAN_AFTER_S and not store.is_leased(job.id)
+            lost = now - job.updated_at > orphan_after_s and not store.is_leased(job.id)
         elif job.state is State.RETRYING:
             due = job.next_run_at or job.updated_at
-            lost = now - due > ORPHAN_AFTER_S and not store.is_leased(job.id)
+            lost = now - due > orphan_after_s and not store.is_leased(job.id)
         else:
             lost = False
         if lost:

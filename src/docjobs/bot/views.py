@@ -20,6 +20,9 @@ REACTIONS = {
     State.CANCELLED: "no_entry_sign",
 }
 
+# Failures that retrying the same file cannot change: the reply does not suggest it.
+SAME_ANSWER_ON_RETRY = {"not_pdf", "encrypted", "corrupt", "too_large", "unsupported"}
+
 STEP_WORDS = {
     "downloading": "downloading",
     "extracting": "extracting",
@@ -83,10 +86,12 @@ def build_outcome_text(job: Job) -> str:
         return "\n".join(lines)
     if job.state is State.FAILED:
         tried = f" I tried {job.retries + 1} times." if job.retries else ""
-        return (
-            f":x: I could not process {name}: {job.reason}{tried}\n"
-            f"What to do: {job.hint} Then run `/jobs retry {job.id}` or press Retry."
+        then = (
+            ""
+            if job.reason_code in SAME_ANSWER_ON_RETRY
+            else (f" Then run `/jobs retry {job.id}` or press Retry.")
         )
+        return f":x: I could not process {name}: {job.reason}{tried}\nWhat to do: {job.hint}{then}"
     by = f" by <@{job.cancelled_by}>" if job.cancelled_by else ""
     return f":no_entry_sign: Job `{job.id}` for {name} was cancelled{by}."
 

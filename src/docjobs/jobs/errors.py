@@ -15,6 +15,13 @@ class JobError(Exception):
         super().__init__(detail or self.user_message)
         self.detail = detail or self.user_message
 
+    @property
+    def sentence(self) -> str:
+        """What a person reads: the kind of failure, then the particulars if there are any."""
+        if self.detail == self.user_message:
+            return self.user_message
+        return f"{self.user_message} {self.detail}"
+
 
 # --- permanent: trying again gives the same answer -------------------------------------------
 

@@ -154,9 +154,11 @@ def _check_status(response: httpx.Response) -> None:
 
 
 def _check_head(head: bytes, response: httpx.Response) -> None:
-    # A missing or invalid token gets Slack's HTML sign-in page with status 200.
-    is_html = "text/html" in response.headers.get("Content-Type", "") or looks_like_html(head)
-    if head and not looks_like_pdf(head) and is_html:
+    # A missing or invalid token gets Slack's HTML sign-in page with status 200, served as
+    # text/html; a shared file comes with its own type, so HTML bytes there are the file's.
+    content_type = response.headers.get("Content-Type", "")
+    is_html_page = "text/html" in content_type or (not content_type and looks_like_html(head))
+    if head and not looks_like_pdf(head) and is_html_page:
         raise FileUnavailable(_NO_ACCESS)
     check_pdf_head(head)
 

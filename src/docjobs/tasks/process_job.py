@@ -54,7 +54,7 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
             job.state if job else "unknown job",
         )
         return
-    lease = JobLease(ctx.redis, job_id)
+    lease = JobLease(ctx.redis, job_id, ttl_s=ctx.settings.lease_ttl_s)
     if not lease.acquire():
         # Another worker holds it (Redis redelivered a running message): look again later,
         # so the job is not lost if that worker has just died.
@@ -173,7 +173,7 @@ def _handle_failure(
             State.RETRYING,
             attempt=attempt,
             fields={
-                "reason": exc.detail,
+                "reason": exc.sentence,
                 "reason_code": exc.code,
                 "retries": retries + 1,
                 "next_run_at": time.time() + countdown,
@@ -203,7 +203,7 @@ def _handle_failure(
         attempt=attempt,
         status="failed",
         reason_code=exc.code,
-        reason=exc.detail,
+        reason=exc.sentence,
         hint=exc.hint,
         seconds=time.time() - started,
         retries=retries,

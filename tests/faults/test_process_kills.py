@@ -1,0 +1,91 @@
+"""Workers and the reporter killed with SIGKILL mid-job: every job still ends with exactly
+one visible outcome, and the thread's last word matches the job's state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from docjobs.sample import write_sample_pdf
+from tests.support.pdfs import write_long_pdf
+from tests.support.servers import wait_until
+from tests.support.stack import OUTCOME_PREFIXES, Stack, bot_replies
+
+
+def outcome_replies(thread: dict) -> list[str]:
+    return [m["text"] for m in bot_replies(thread) if m["text"].startswith(OUTCOME_PREFIXES)]
+
+
+def assert_one_good_ending(stack: Stack, shared: dict, *, timeout_s: float = 90) -> dict:
+    thread = stack.wait_for_outcome(shared["channel"], shared["ts"], timeout_s=timeout_s)
+    time.sleep(1.0)  # a duplicate outcome would arrive right behind the first
+    thread = stack.thread(shared["channel"], shared["ts"])
+    outcomes = outcome_replies(thread)
+    assert len(outcomes) == 1, outcomes
+    assert outcomes[0].startswith(":white_check_mark: Done"), outcomes[0]
+    progress = [m for m in bot_replies(thread) if not m["text"].startswith(OUTCOME_PREFIXES)]
+    assert [m["text"].split(" ", 1)[0] for m in progress] == [":white_check_mark:"]
+    return thread
+
+
+def running_percent(stack: Stack, shared: dict) -> int:
+    for change in reversed(stack.thread(shared["channel"], shared["ts"])["history"]):
+        if change["kind"] == "edited" and change["text"].startswith(":gear:"):
+            return int(change["text"].rsplit("(", 1)[1].split("%")[0])
+    return 0
+
+
+def test_pool_process_killed_mid_job_repeatedly(fault_stack: Stack, tmp_path: Path) -> None:
+    pdf = write_long_pdf(tmp_path / "long.pdf", 1500).read_bytes()
+    shared = fault_stack.share(pdf, filename="long.pdf")
+    for _ in range(2):
+        wait_until(lambda: running_percent(fault_stack, shared) >= 15, timeout_s=60)
+        busy = _busy_child(fault_stack)
+        os.kill(busy, signal.SIGKILL)
+        wait_until(lambda b=busy: b not in fault_stack.worker_children(), timeout_s=10)
+    assert_one_good_ending(fault_stack, shared, timeout_s=120)
+    assert fault_stack.children["worker"].poll() is None  # the worker itself lives on
+
+
+def test_whole_worker_killed_mid_job_and_replaced(fault_stack: Stack, tmp_path: Path) -> None:
+    pdf = write_long_pdf(tmp_path / "long.pdf", 1000).read_bytes()
+    shared = fault_stack.share(pdf, filename="long.pdf")
+    wait_until(lambda: running_percent(fault_stack, shared) >= 15, timeout_s=60)
+    children = fault_stack.worker_children()
+    fault_stack.stop("worker", kill=True)
+    for child in children:  # SIGKILL on the main process leaves its pool orphaned
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    fault_stack.start("worker", "worker")
+    assert_one_good_ending(fault_stack, shared, timeout_s=120)
+
+
+def test_reporter_killed_mid_burst_then_restarted(fault_stack: Stack, tmp_path: Path) -> None:
+    pdf = write_sample_pdf(tmp_path / "q3-report.pdf").read_bytes()
+    channel = "CBURST" + str(int(time.time()))[-4:]
+    shares = [fault_stack.share(pdf, channel=channel, filename=f"doc-{i}.pdf") for i in range(8)]
+    time.sleep(1.0)
+    fault_stack.stop("reporter", kill=True)
+    time.sleep(2.0)
+    fault_stack.start("reporter", "reporter")
+    for shared in shares:
+        assert_one_good_ending(fault_stack, shared, timeout_s=90)
+
+
+def _busy_child(stack: Stack) -> int:
+    """The pool process burning CPU right now: the one extracting."""
+
+    def cpu(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return -1
+        return int(fields[11]) + int(fields[12])
+
+    before = {pid: cpu(pid) for pid in stack.worker_children()}
+    time.sleep(0.5)
+    return max(before, key=lambda pid: cpu(pid) - before[pid])

@@ -1,0 +1,48 @@
+"""docker-compose.yml and the Slack app manifest are written for users and cannot run here;
+these checks keep them in step with the code they start and the events the bot listens to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from docjobs.cli import build_parser
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_every_part_with_commands_that_exist() -> None:
+    services = compose()["services"]
+    assert {"redis", "web", "worker", "reporter", "flower"} <= set(services)
+    subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for name in ("web", "worker", "reporter", "bot"):
+        command = services[name]["command"]
+        assert command[0] == "docjobs" and command[1] in subcommands
+
+
+def test_compose_redis_keeps_queued_jobs_across_restarts() -> None:
+    redis = compose()["services"]["redis"]
+    command = " ".join(redis["command"])
+    assert "--appendonly yes" in command and "noeviction" in command
+    assert redis["volumes"] and redis["healthcheck"]
+
+
+def test_compose_refuses_to_start_without_secrets() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DOCJOBS_RESULTS_SECRET"):
+        assert f"${{{name}:?" in text
+
+
+def test_manifest_subscribes_to_what_the_bot_handles() -> None:
+    manifest = yaml.safe_load((REPO / "deploy" / "slack-manifest.yml").read_text())
+    settings, features = manifest["settings"], manifest["features"]
+    assert {"message.channels", "file_shared"} <= set(settings["event_subscriptions"]["bot_events"])
+    assert settings["interactivity"]["is_enabled"] is True
+    assert [c["command"] for c in features["slash_commands"]] == ["/jobs"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "files:read", "reactions:write", "commands", "users:read"} <= scopes

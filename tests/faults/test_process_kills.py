@@ -3,6 +3,7 @@ one visible outcome, and the thread's last word matches the job's state."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -56,10 +57,8 @@ def test_whole_worker_killed_mid_job_and_replaced(fault_stack: Stack, tmp_path: 
     children = fault_stack.worker_children()
     fault_stack.stop("worker", kill=True)
     for child in children:  # SIGKILL on the main process leaves its pool orphaned
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     fault_stack.start("worker", "worker")
     assert_one_good_ending(fault_stack, shared, timeout_s=120)
 

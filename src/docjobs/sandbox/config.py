@@ -11,17 +11,24 @@ class SandboxConfig:
     signing_secret: str = "sandbox-signing-secret"
     # The bot's HTTP endpoint for events, slash commands and interactivity (None: deliver nothing).
     bot_endpoint_url: str | None = None
-    # The sandbox's own base URL, used to build file URLs (url_private).
-    public_url: str = "http://127.0.0.1:8100"
+    # The sandbox's own base URL for file URLs (url_private); None: the URL the request came to.
+    public_url: str | None = None
     team_id: str = "T0SANDBOX"
     team_domain: str = "sandbox"
     api_app_id: str = "A0SANDBOX"
     bot_user_id: str = "UBOTSANDBOX"
     bot_id: str = "BSANDBOX"
+    bot_name: str = "docjobs"
     # Slack retries a failed delivery 3 times: nearly at once, after 1 minute, after 5 minutes.
     retry_delays: tuple[float, ...] = (0.0, 60.0, 300.0)
+    # Slack counts a delivery (and a command or action) as failed after 3 s without an answer.
     ack_timeout_s: float = 3.0
     rate_limits: bool = True
-    # How long a "timeout" fault holds a Web API call before answering 500.
-    fault_timeout_s: float = 11.0
+    # How long a "timeout" fault holds a call before answering 500 (past slack_sdk's 30 s).
+    fault_timeout_s: float = 35.0
     seed: int | None = None
+    # An app subscribed to message.channels also gets its own posts, edits and deletions.
+    echo_bot_messages: bool = True
+    # A response_url takes up to 5 answers within 30 minutes.
+    response_url_uses: int = 5
+    response_url_ttl_s: float = 30 * 60

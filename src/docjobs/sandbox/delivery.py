@@ -1,168 +1,181 @@
-"""Signed delivery to the bot, as Slack does it: events as JSON with retries on failure
-(`X-Slack-Retry-Num`, `X-Slack-Retry-Reason`), commands and actions form-encoded, every body
-signed v0 with the signing secret over `v0:{timestamp}:{raw body}`."""
+"""Signed delivery to the bot, as Slack does it. Every body is signed `v0` over
+`v0:{timestamp}:{raw body}`. Events go as JSON from a background thread and are retried up to
+3 times (after `retry_delays`) when the bot answers non-2xx, is slower than the ack deadline, or
+cannot be reached — each retry marked `X-Slack-Retry-Num`/`X-Slack-Retry-Reason` — unless a
+non-2xx answer carries `X-Slack-No-Retry: 1`. Commands and actions go form-encoded, once."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from docjobs.sandbox.config import SandboxConfig
+from docjobs.sandbox.events import envelope
+from docjobs.sandbox.ids import Ids
 from docjobs.sandbox.state import Workspace
+
+logger = logging.getLogger(__name__)
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Attempt:
+    """One request to the bot, as Slack saw it (`reason` None: a 2xx within the deadline)."""
+
+    status: int | None
+    reason: str | None  # http_error, http_timeout, connection_failed, no_endpoint
+    elapsed_ms: float
+    body: str = ""
+    content_type: str = ""
+    no_retry: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.reason not in (None, "no_endpoint")
 
 
 class Deliverer:
-    def __init__(self, config: SandboxConfig, workspace: Workspace) -> None:
-        self.config = config
-        self.workspace = workspace
-        self.signer = SignatureVerifier(config.signing_secret)
-        self.client = httpx.Client(timeout=httpx.Timeout(config.ack_timeout_s, connect=2.0))
+    def __init__(self, config: SandboxConfig, workspace: Workspace, ids: Ids) -> None:
+        self.config, self.workspace, self.ids = config, workspace, ids
+        self.client = httpx.Client(timeout=httpx.Timeout(config.ack_timeout_s))
+        self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        for thread in self._threads:
-            thread.join(timeout=0.1)
+        self._stop.set()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=self.config.ack_timeout_s + 1)
         self.client.close()
 
-    def signed_headers(self, body: str, content_type: str) -> dict[str, str]:
+    def sign(self, body: str, content_type: str) -> dict[str, str]:
         timestamp = str(int(time.time()))
+        signer = SignatureVerifier(self.config.signing_secret)
         return {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": self.signer.generate_signature(timestamp=timestamp, body=body),
+            "X-Slack-Signature": signer.generate_signature(timestamp=timestamp, body=body),
         }
 
-    def post(
-        self, body: str, content_type: str, extra: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        """One attempt; what happened, including Slack's view of a slow answer (timeout)."""
-        if not self.config.bot_endpoint_url:
-            return {"status": None, "reason": "no_endpoint", "elapsed_ms": 0.0, "body": ""}
-        headers = {**self.signed_headers(body, content_type), **(extra or {})}
+    def attempt(self, body: str, content_type: str, extra: dict[str, str] | None = None) -> Attempt:
+        url = self.config.bot_endpoint_url
+        if not url:
+            return Attempt(status=None, reason="no_endpoint", elapsed_ms=0.0)
+        # Signed just before sending, so a retry carries a fresh timestamp, as Slack's do.
+        headers = {**self.sign(body, content_type), **(extra or {})}
         started = time.monotonic()
         try:
-            response = self.client.post(
-                self.config.bot_endpoint_url, content=body.encode(), headers=headers
-            )
+            response = self.client.post(url, content=body.encode(), headers=headers)
         except httpx.TimeoutException:
-            return {
-                "status": None,
-                "reason": "http_timeout",
-                "body": "",
-                "elapsed_ms": (time.monotonic() - started) * 1000,
-            }
+            return Attempt(None, "http_timeout", _ms_since(started))
         except httpx.HTTPError:
-            return {
-                "status": None,
-                "reason": "connection_failed",
-                "body": "",
-                "elapsed_ms": (time.monotonic() - started) * 1000,
-            }
-        elapsed = (time.monotonic() - started) * 1000
+            return Attempt(None, "connection_failed", _ms_since(started))
+        elapsed = _ms_since(started)
         ok = 200 <= response.status_code < 300
-        return {
-            "status": response.status_code,
-            "reason": None if ok else "http_error",
-            "body": response.text,
-            "elapsed_ms": elapsed,
-            "no_retry": response.headers.get("x-slack-no-retry") == "1",
-            "content_type": response.headers.get("content-type", ""),
-        }
+        return Attempt(
+            status=response.status_code,
+            reason=None if ok else "http_error",
+            elapsed_ms=elapsed,
+            body=response.text,
+            content_type=response.headers.get("content-type", ""),
+            no_retry=response.headers.get("x-slack-no-retry") == "1",
+        )
 
-    # --- events --------------------------------------------------------------------------------
-
-    def envelope(self, event: dict[str, Any]) -> dict[str, Any]:
-        config = self.config
-        return {
-            "token": "sandbox-verification-token",
-            "team_id": config.team_id,
-            "api_app_id": config.api_app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": self.workspace.next_id("Ev"),
-            "event_time": int(time.time()),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": config.team_id,
-                    "user_id": config.bot_user_id,
-                    "is_bot": True,
-                }
-            ],
-            "is_ext_shared_channel": False,
-        }
+    # --- events ----------------------------------------------------------------------------
 
     def send_event(self, event: dict[str, Any], *, redeliver: int = 0, wait: bool = False) -> str:
-        envelope = self.envelope(event)
+        """Schedule delivery; the event id at once (after the first attempt if `wait`).
+        `redeliver` sends N duplicates even when acked, as Slack sometimes does."""
+        event_id = self.ids.next_id("Ev")
+        if not self.config.bot_endpoint_url:
+            return event_id
+        body = json.dumps(envelope(self.config, event, event_id))
         first_done = threading.Event()
         thread = threading.Thread(
             target=self._deliver,
-            args=(envelope, redeliver, first_done),
-            name=f"deliver-{envelope['event_id']}",
+            args=(body, event, event_id, redeliver, first_done, self.workspace.generation),
+            name=f"sandbox-deliver-{event_id}",
             daemon=True,
         )
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         if wait:
             first_done.wait(timeout=self.config.ack_timeout_s + 5)
-        return str(envelope["event_id"])
+        return event_id
 
     def _deliver(
-        self, envelope: dict[str, Any], redeliver: int, first_done: threading.Event | None = None
+        self,
+        body: str,
+        event: dict[str, Any],
+        event_id: str,
+        redeliver: int,
+        first_done: threading.Event,
+        generation: int,
     ) -> None:
-        body = json.dumps(envelope)
-        attempt, reason = 0, None
-        while True:
-            extra = {}
-            if attempt:
-                extra = {
-                    "X-Slack-Retry-Num": str(attempt),
-                    "X-Slack-Retry-Reason": reason or "http_error",
-                }
-            result = self.post(body, "application/json", extra)
-            self._log(envelope, attempt, result)
-            if first_done is not None:
+        delays = self.config.retry_delays
+        retry_num, reason = 0, ""
+        try:
+            while True:
+                extra = {}
+                if retry_num:
+                    extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": reason}
+                result = self.attempt(body, JSON, extra)
+                self._log(
+                    kind="event",
+                    id=event_id,
+                    type=event.get("type"),
+                    subtype=event.get("subtype"),
+                    retry_num=retry_num,
+                    retry_reason=reason or None,
+                    result=result,
+                )
                 first_done.set()
-            failed = result["reason"] is not None and result["reason"] != "no_endpoint"
-            if failed and result.get("no_retry"):
-                return
-            if failed and attempt < len(self.config.retry_delays):
-                reason = result["reason"]
-            elif attempt < redeliver:
-                reason = "http_timeout"  # Slack believed the first answer was lost
-            else:
-                return
-            delay = self.config.retry_delays[min(attempt, len(self.config.retry_delays) - 1)]
-            attempt += 1
-            time.sleep(delay)
+                if result.failed and result.no_retry:
+                    return
+                if result.failed and retry_num < len(delays):
+                    reason = str(result.reason)
+                elif retry_num < redeliver:
+                    reason = str(result.reason) if result.failed else "http_timeout"
+                else:
+                    return
+                delay = delays[min(retry_num, len(delays) - 1)] if delays else 0.0
+                if self._stop.wait(delay) or self.workspace.generation != generation:
+                    return
+                retry_num += 1
+        except Exception:
+            if not self._stop.is_set():
+                logger.exception("delivery of %s failed", event_id)
+        finally:
+            first_done.set()
 
-    def _log(self, envelope: dict[str, Any], attempt: int, result: dict[str, Any]) -> None:
-        with self.workspace.lock:
-            self.workspace.deliveries.append(
-                {
-                    "event_id": envelope["event_id"],
-                    "type": envelope["event"].get("type"),
-                    "subtype": envelope["event"].get("subtype"),
-                    "retry_num": attempt,
-                    "status": result["status"],
-                    "reason": result["reason"],
-                    "elapsed_ms": result["elapsed_ms"],
-                    "at": time.time(),
-                }
-            )
+    # --- commands and actions --------------------------------------------------------------
 
-    # --- commands and actions --------------------------------------------------------------------
-
-    def send_form(self, fields: dict[str, str]) -> dict[str, Any]:
-        body = urlencode(fields)
-        result = self.post(body, "application/x-www-form-urlencoded")
-        result["timed_out"] = result["reason"] == "http_timeout" or (
-            result["elapsed_ms"] > self.config.ack_timeout_s * 1000
-        )
+    def send_form(self, body: str, *, kind: str, type: str, id: str) -> Attempt:
+        """Once, synchronously: Slack does not retry commands or actions; the user sees an
+        error instead (`operation_timeout` past the deadline)."""
+        result = self.attempt(body, FORM)
+        if result.reason != "no_endpoint":
+            self._log(kind=kind, id=id, type=type, retry_num=0, retry_reason=None, result=result)
         return result
+
+    def _log(self, *, result: Attempt, **fields: Any) -> None:
+        entry = {**fields, "event_id": fields["id"] if fields["kind"] == "event" else None}
+        entry.update({k: v for k, v in asdict(result).items() if k not in ("body",)})
+        entry["at"] = time.time()
+        with self.workspace.lock:
+            self.workspace.deliveries.append(entry)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

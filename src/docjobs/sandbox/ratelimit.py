@@ -1,13 +1,17 @@
-"""Slack's Web API rate limits: per method per workspace by tier, and chat.postMessage at about
-one message per second per channel (short bursts allowed)."""
+"""Slack's Web API rate limits as token buckets: per method per workspace by tier (bursts up
+to the per-minute number), and chat.postMessage at one message per second per channel with a
+short burst, under a workspace-wide cap. Over the limit a call is refused, not queued."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from dataclasses import dataclass
 
-TIERS_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
+TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
+# From Slack's method pages (via java-slack-sdk's MethodsRateLimits); auth.test is "special",
+# treated as Tier 4. Methods not listed get Tier 3.
 METHOD_TIERS = {
     "auth.test": 4,
     "chat.update": 3,
@@ -16,27 +20,43 @@ METHOD_TIERS = {
     "reactions.add": 3,
     "reactions.remove": 3,
     "files.info": 4,
+    "files.upload": 2,
     "conversations.replies": 3,
     "conversations.history": 3,
     "users.info": 4,
 }
 POST_PER_CHANNEL_PER_S = 1.0
-POST_BURST = 3
-POST_WORKSPACE_PER_MINUTE = 600
+POST_CHANNEL_BURST = 3
+POST_WORKSPACE_PER_MINUTE = 600  # Slack names no number; high enough that channels bind first
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    per_s: float
+    burst: float
 
 
 class Bucket:
-    def __init__(self, per_s: float, burst: float) -> None:
-        self.per_s, self.burst, self.tokens, self.stamp = per_s, burst, burst, time.monotonic()
+    def __init__(self, limit: Limit, now: float) -> None:
+        self.limit, self.tokens, self.stamp = limit, limit.burst, now
 
-    def take(self, now: float) -> float:
-        """0 if a call may go now (and counts it); else seconds until one may."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_s)
+    def wait(self, now: float) -> float:
+        """Seconds until a call may go (0: now), after refilling for the time passed."""
+        self.tokens = min(self.limit.burst, self.tokens + (now - self.stamp) * self.limit.per_s)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.per_s
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.limit.per_s
+
+
+def limits_for(method: str, channel: str) -> list[Limit]:
+    if method == "chat.postMessage":
+        workspace = POST_WORKSPACE_PER_MINUTE
+        return [
+            Limit(f"chat.postMessage:{channel}", POST_PER_CHANNEL_PER_S, POST_CHANNEL_BURST),
+            Limit("chat.postMessage:*", workspace / 60, workspace / 6),
+        ]
+    per_minute = TIER_PER_MINUTE[METHOD_TIERS.get(method, 3)]
+    return [Limit(method, per_minute / 60, per_minute)]
 
 
 class RateLimiter:
@@ -45,29 +65,24 @@ class RateLimiter:
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
     def check(self, method: str, channel: str = "") -> int:
-        """0 if allowed; otherwise the Retry-After seconds Slack would send (at least 1)."""
+        """0 if the call may go (and it is counted); else the Retry-After seconds (at least 1),
+        and nothing is counted: a refused call has no effect."""
         if not self.enabled:
             return 0
         now = time.monotonic()
         with self._lock:
-            if method == "chat.postMessage":
-                keys = [
-                    (f"post:{channel}", POST_PER_CHANNEL_PER_S, POST_BURST),
-                    ("post:*", POST_WORKSPACE_PER_MINUTE / 60, POST_WORKSPACE_PER_MINUTE / 6),
-                ]
-            else:
-                per_minute = TIERS_PER_MINUTE[METHOD_TIERS.get(method, 3)]
-                keys = [(method, per_minute / 60, per_minute)]
-            waits = []
-            for key, per_s, burst in keys:
-                bucket = self._buckets.setdefault(key, Bucket(per_s, burst))
-                waits.append(bucket.take(now))
-            wait = max(waits)
+            buckets = [
+                self._buckets.setdefault(limit.key, Bucket(limit, now))
+                for limit in limits_for(method, channel)
+            ]
+            wait = max(bucket.wait(now) for bucket in buckets)
             if wait > 0:
-                # Give back what was taken from the other buckets: the call had no effect.
-                for (key, _, _), taken in zip(keys, waits, strict=True):
-                    if taken == 0:
-                        self._buckets[key].tokens += 1
                 return max(1, math.ceil(wait))
+            for bucket in buckets:
+                bucket.tokens -= 1
             return 0

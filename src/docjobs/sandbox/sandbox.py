@@ -1,160 +1,172 @@
-"""The sandbox's parts in one object, hung on the FastAPI app's state."""
+"""The sandbox's parts in one object, hung on the FastAPI app's state, and what happens in the
+workspace — posts, edits, deletions, shares — with the events Slack would send for each."""
 
 from __future__ import annotations
 
-import mimetypes
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from docjobs.sandbox import events
 from docjobs.sandbox.config import SandboxConfig
 from docjobs.sandbox.delivery import Deliverer
 from docjobs.sandbox.faults import Faults
+from docjobs.sandbox.files import FileStore
+from docjobs.sandbox.ids import Ids
+from docjobs.sandbox.models import Message
 from docjobs.sandbox.ratelimit import RateLimiter
-from docjobs.sandbox.state import Message, SharedFile, Workspace
-
-PRETTY_TYPES = {"pdf": "PDF", "txt": "Plain Text", "zip": "Zip", "html": "HTML", "png": "PNG"}
+from docjobs.sandbox.state import Workspace
 
 
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        self.ids = Ids()
         self.workspace = Workspace()
         self.limiter = RateLimiter(config.rate_limits)
         self.faults = Faults(config.seed)
-        self.deliverer = Deliverer(config, self.workspace)
-        self.files_dir = Path(tempfile.mkdtemp(prefix="docjobs-sandbox-"))
+        self.files = FileStore(self.ids)
+        self.deliverer = Deliverer(config, self.workspace, self.ids)
 
     def close(self) -> None:
         self.deliverer.close()
-        shutil.rmtree(self.files_dir, ignore_errors=True)
+        self.files.close()
 
     def reset(self) -> None:
+        """A fresh workspace: no messages, files, logs, faults, or rate-limit history."""
         self.faults.clear()
-        self.limiter = RateLimiter(self.config.rate_limits)
-        old = self.workspace
-        self.workspace = Workspace()
-        self.deliverer.workspace = self.workspace
-        for shared in old.files.values():
+        self.limiter.reset()
+        with self.workspace.lock:
+            old_files = list(self.workspace.files.values())
+            self.workspace.clear()
+        for shared in old_files:
             shared.path.unlink(missing_ok=True)
 
-    def add_file(
+    def base_url(self, request_base: str) -> str:
+        return (self.config.public_url or request_base).rstrip("/")
+
+    def log_call(self, method: str, *, status: int, ok: bool, **details: Any) -> None:
+        entry = {"method": method, "status": status, "ok": ok, "error": None, "channel": ""}
+        entry.update(details, at=time.time())
+        with self.workspace.lock:
+            self.workspace.calls.append(entry)
+
+    # --- what people and the bot do, and the events it makes ---------------------------------
+
+    def post(self, message: Message, *, redeliver: int = 0, wait: bool = False) -> str | None:
+        """Add a message; deliver its `message` event (a bot's own only if echoing is on)."""
+        ws = self.workspace
+        with ws.lock:
+            if message.thread_ts:
+                root = ws.thread_root(message.channel, message.thread_ts)
+                if root is None:
+                    raise LookupError(f"no message {message.thread_ts} in {message.channel}")
+                message.thread_ts = root
+            ws.add_message(message)
+            payload = events.message_event(
+                ws.api_message(message), channel=message.channel, config=self.config
+            )
+        if message.bot_id and not self.config.echo_bot_messages:
+            return None
+        return self.deliverer.send_event(payload, redeliver=redeliver, wait=wait)
+
+    def bot_message(self, **fields: Any) -> Message:
+        config = self.config
+        return Message(
+            ts=self.ids.next_ts(),
+            user=config.bot_user_id,
+            bot_id=config.bot_id,
+            app_id=config.api_app_id,
+            **fields,
+        )
+
+    def edit(self, message: Message, *, by: str, **changes: Any) -> None:
+        """Change a message's text/blocks/metadata: `edited` in the thread's history."""
+        ws = self.workspace
+        with ws.lock:
+            previous = ws.api_message(message)
+            for key, value in changes.items():
+                setattr(message, key, value)
+            edit_ts = self.ids.next_ts()
+            message.edited = {"user": by, "ts": edit_ts}
+            ws.record(message, "edited", text=message.text)
+            event = events.message_changed_event(
+                new=ws.api_message(message),
+                previous=previous,
+                channel=message.channel,
+                event_ts=edit_ts,
+            )
+        self._echo(message, event)
+
+    def delete(self, message: Message) -> None:
+        ws = self.workspace
+        with ws.lock:
+            previous = ws.api_message(message)
+            message.deleted = True
+            ws.record(message, "deleted")
+            event = events.message_deleted_event(
+                previous=previous, channel=message.channel, event_ts=self.ids.next_ts()
+            )
+        self._echo(message, event)
+
+    def _echo(self, message: Message, event: dict[str, Any]) -> None:
+        if not message.bot_id or self.config.echo_bot_messages:
+            self.deliverer.send_event(event)
+
+    def share(
         self,
         *,
         user: str,
         channel: str,
         filename: str,
-        content: bytes,
-        mimetype: str | None = None,
-        filetype: str | None = None,
-    ) -> SharedFile:
-        file_id = self.workspace.next_id("F")
-        path = self.files_dir / file_id
-        path.write_bytes(content)
-        guessed = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        suffix = Path(filename).suffix.lstrip(".").lower()
-        shared = SharedFile(
-            id=file_id,
-            name=filename,
-            mimetype=mimetype or guessed,
-            filetype=filetype or suffix or "binary",
-            size=len(content),
-            path=path,
-            user=user,
-            channel=channel,
-            created=int(time.time()),
-        )
-        with self.workspace.lock:
-            self.workspace.files[file_id] = shared
-        return shared
-
-    def file_object(self, shared: SharedFile) -> dict[str, Any]:
-        base = f"{self.config.public_url}/files-pri/{self.config.team_id}-{shared.id}"
-        return {
-            "id": shared.id,
-            "created": shared.created,
-            "timestamp": shared.created,
-            "name": shared.name,
-            "title": shared.name,
-            "mimetype": shared.mimetype,
-            "filetype": shared.filetype,
-            "pretty_type": PRETTY_TYPES.get(shared.filetype, shared.filetype.upper()),
-            "user": shared.user,
-            "user_team": self.config.team_id,
-            "editable": False,
-            "size": shared.size,
-            "mode": "hosted",
-            "is_external": False,
-            "external_type": "",
-            "is_public": True,
-            "public_url_shared": False,
-            "display_as_bot": False,
-            "username": "",
-            "url_private": f"{base}/{shared.name}",
-            "url_private_download": f"{base}/download/{shared.name}",
-            "permalink": f"https://{self.config.team_domain}.slack.com/files/{shared.user}/"
-            f"{shared.id}/{shared.name}",
-            "has_rich_preview": False,
-            "file_access": "visible",
-        }
-
-    def share(
-        self,
-        *,
-        shared: SharedFile,
+        content: bytes | None = None,
+        source: Path | None = None,
         text: str = "",
         thread_ts: str | None = None,
+        base_url: str,
         redeliver: int = 0,
         wait: bool = False,
+        **file_fields: Any,
     ) -> dict[str, Any]:
-        """A user's message carrying the file, then the two events Slack sends for it."""
+        """A user shares a file: their `file_share` message, then its `message` event, then
+        the separate `file_shared` event — the two events Slack sends for one share."""
         ws = self.workspace
-        if thread_ts and ws.find(shared.channel, thread_ts) is None:
-            raise ValueError(f"no message {thread_ts} in {shared.channel}")
-        file_object = self.file_object(shared)
-        message = ws.add_message(
-            Message(
-                ts=ws.next_ts(),
-                channel=shared.channel,
-                text=text,
-                user=shared.user,
-                thread_ts=thread_ts,
-                subtype="file_share",
-                files=[file_object],
-            )
+        with ws.lock:
+            ws.open_channel(channel)
+            if thread_ts and ws.thread_root(channel, thread_ts) is None:
+                raise LookupError(f"no message {thread_ts} in {channel}")
+        shared = self.files.add(
+            user=user, channel=channel, filename=filename, content=content, source=source,
+            **file_fields,
+        )  # fmt: skip
+        file_object = shared.to_api(
+            base_url=base_url, team_id=self.config.team_id, team_domain=self.config.team_domain
         )
-        event = {
-            "type": "message",
-            "subtype": "file_share",
-            "text": text,
-            "files": [file_object],
-            "upload": True,
-            "user": shared.user,
-            "display_as_bot": False,
-            "ts": message.ts,
-            "channel": shared.channel,
-            "event_ts": message.ts,
-            "channel_type": "channel",
-        }
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        message_event = self.deliverer.send_event(event, redeliver=redeliver, wait=wait)
-        file_event = self.deliverer.send_event(
-            {
-                "type": "file_shared",
-                "channel_id": shared.channel,
-                "file_id": shared.id,
-                "user_id": shared.user,
-                "file": {"id": shared.id},
-                "event_ts": ws.next_ts(),
-            },
-            wait=wait,
+        message = Message(
+            ts=self.ids.next_ts(),
+            channel=channel,
+            text=text,
+            user=user,
+            thread_ts=thread_ts,
+            subtype="file_share",
+            blocks=events.rich_text(text),
+            files=[file_object],
         )
+        with ws.lock:
+            shared.message_ts = message.ts
+            shared.thread_ts = ws.thread_root(channel, thread_ts) if thread_ts else None
+            ws.files[shared.id] = shared
+        # Never wait for the bot while holding the lock: it calls back into the Web API.
+        message_event_id = self.post(message, redeliver=redeliver, wait=wait)
+        file_event = events.file_shared_event(
+            file_id=shared.id, channel=channel, user=user, event_ts=self.ids.next_ts()
+        )
+        file_event_id = self.deliverer.send_event(file_event, wait=wait)
         return {
             "file_id": shared.id,
             "ts": message.ts,
-            "channel": shared.channel,
-            "event_ids": [message_event, file_event],
+            "channel": channel,
+            "thread_ts": message.thread_ts,
+            "file": file_object,
+            "event_ids": [message_event_id, file_event_id],
         }

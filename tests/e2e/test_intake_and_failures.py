@@ -157,21 +157,6 @@ def test_password_protected_pdf_says_so_and_is_not_retried(stack: Stack, corpus_
     assert stack.job(job_id)["retries"] == 0
 
 
-def test_transient_download_errors_are_retried_and_shown_as_retrying(
-    stack: Stack, tmp_path: Path
-) -> None:
-    pdf = write_sample_pdf(tmp_path / "q3-report.pdf").read_bytes()
-    shared = stack.share(pdf, fail_download=503)
-    time.sleep(4.5)  # several attempts fail; the progress message shows it is retrying
-    stack.http.post(f"{stack.sandbox_url}/control/files/{shared['file_id']}/fail")
-    thread = stack.wait_for_outcome(shared["channel"], shared["ts"], timeout_s=30)
-    assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done")
-    edits = [c["text"] for c in thread["history"] if c["kind"] == "edited"]
-    assert any(text.startswith(":repeat: *q3-report.pdf* — retrying: ") for text in edits)
-    [job_id] = jobs_in(stack, shared["channel"])
-    assert stack.job(job_id)["retries"] >= 1
-
-
 def test_a_job_that_fails_every_attempt_is_dead_lettered_with_its_reason(
     stack: Stack, tmp_path: Path
 ) -> None:

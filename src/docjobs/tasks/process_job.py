@@ -26,6 +26,7 @@ from docjobs.tasks.reporting import JobProgress
 logger = logging.getLogger(__name__)
 
 DELIVERY_MAX_RETRIES = 40
+GAVE_UP_HINT = "Wait a few minutes for the service to recover."
 
 
 def register_tasks(app: Celery) -> None:
@@ -204,7 +205,7 @@ def _handle_failure(
         status="failed",
         reason_code=exc.code,
         reason=exc.sentence,
-        hint=exc.hint,
+        hint=GAVE_UP_HINT if dead else exc.hint,
         seconds=time.time() - started,
         retries=retries,
         dead_lettered=dead,

@@ -44,9 +44,10 @@ def test_thread_shows_queued_progress_and_outcome(stack: Stack, tmp_path: Path) 
     # The exact sequence of visible changes.
     changes = [_describe(c, job_id) for c in thread["history"] if c["bot_id"]]
     assert changes[0] == "reaction_added hourglass_flowing_sand"
-    assert (
-        changes[1] == f"posted :hourglass_flowing_sand: *q3-report.pdf* is queued — job `{job_id}`"
-    )
+    # The first reply says queued — or already under way when a free worker was quicker than
+    # the reporter, which shows the job as it is, not as it was.
+    queued = f"posted :hourglass_flowing_sand: *q3-report.pdf* is queued — job `{job_id}`"
+    assert changes[1] == queued or PROGRESS_RE.match(changes[1].removeprefix("posted ")), changes[1]
     tail = [
         "reaction_removed hourglass_flowing_sand",
         "reaction_added white_check_mark",

@@ -65,6 +65,7 @@ class Reporter:
         self.pending: dict[str, set[str]] = {}
         self.next_try: dict[str, float] = {}
         self.rendered: dict[str, Rendered] = {}
+        self._uncertain: set[tuple[str, str]] = set()
         self._next_claim = 0.0
         self._next_sweep = 0.0
 
@@ -154,10 +155,9 @@ class Reporter:
         ts = self._find_own(job, PROGRESS_KIND) if recovering else None
         if ts is None:
             text, blocks = build_progress_message(job)
-            reply = self.calls.call(
-                "chat.postMessage",
-                channel=job.channel,
-                thread_ts=job.thread_ts,
+            reply = self._post_once(
+                job,
+                guard,
                 text=text,
                 blocks=blocks,
                 metadata=_metadata(PROGRESS_KIND, job),
@@ -199,14 +199,30 @@ class Reporter:
         guard = f"outcome:{job.attempt}"
         recovering = self._claim(job, guard)
         if not (recovering and self._find_own(job, OUTCOME_KIND)):
-            self.calls.call(
-                "chat.postMessage",
-                channel=job.channel,
-                thread_ts=job.thread_ts,
-                text=build_outcome_text(job),
-                metadata=_metadata(OUTCOME_KIND, job),
+            self._post_once(
+                job, guard, text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job)
             )
         self.store.set_fields(job.id, **{guard: "done"})
+
+    def _post_once(self, job: Job, guard: str, **message: object) -> dict[str, object]:
+        """Post into the job's thread; after an attempt that may have landed (a timeout or
+        a 5xx), look for it in the thread before posting again."""
+        kind = str(message["metadata"]["event_type"])  # type: ignore[index]
+        if (job.id, guard) in self._uncertain:
+            ts = self._find_own(job, kind)
+            if ts is not None:
+                self._uncertain.discard((job.id, guard))
+                return {"ts": ts}
+        try:
+            reply = self.calls.call(
+                "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, **message
+            )
+        except Deferred as deferred:
+            if deferred.maybe_applied:
+                self._uncertain.add((job.id, guard))
+            raise
+        self._uncertain.discard((job.id, guard))
+        return reply
 
     def _claim(self, job: Job, guard: str) -> bool:
         """Take the right to post `guard`; True if taking over from a reporter that died

@@ -19,9 +19,11 @@ HARMLESS_ERRORS = {"already_reacted", "no_reaction"}
 class Deferred(Exception):
     """Not now: Slack asked us to wait, or our own pacing says so."""
 
-    def __init__(self, wait_s: float) -> None:
+    def __init__(self, wait_s: float, *, maybe_applied: bool = False) -> None:
         super().__init__(f"deferred {wait_s:.2f}s")
         self.wait_s = wait_s
+        # A timeout or a 5xx: Slack may have done it anyway, so look before doing it again.
+        self.maybe_applied = maybe_applied
 
 
 class SlackCalls:
@@ -55,10 +57,10 @@ class SlackCalls:
             if error in HARMLESS_ERRORS:
                 return {"ok": True, "error": error}
             if status >= 500:
-                raise Deferred(2.0) from exc
+                raise Deferred(2.0, maybe_applied=True) from exc
             raise
         # Timeouts, resets, refused connections, a non-JSON error page: try again later.
         except (OSError, ValueError) as exc:
             logger.warning("%s failed: %s; will retry", method, exc)
-            raise Deferred(2.0) from exc
+            raise Deferred(2.0, maybe_applied=True) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}

@@ -1,8 +1,9 @@
 """Signed delivery to the bot, as Slack does it. Every body is signed `v0` over
-`v0:{timestamp}:{raw body}`. Events go as JSON from a background thread and are retried up to
-3 times (after `retry_delays`) when the bot answers non-2xx, is slower than the ack deadline, or
-cannot be reached — each retry marked `X-Slack-Retry-Num`/`X-Slack-Retry-Reason` — unless a
-non-2xx answer carries `X-Slack-No-Retry: 1`. Commands and actions go form-encoded, once."""
+`v0:{timestamp}:{raw body}`; up to two 301/302 redirects are followed (the body POSTed again).
+Events go as JSON from a background thread and are retried up to 3 times (after `retry_delays`)
+when the bot answers non-2xx, has not answered in full by the ack deadline, cannot be reached, or
+redirects more than twice — each retry marked `X-Slack-Retry-Num`/`X-Slack-Retry-Reason` — unless
+a non-2xx answer carries `X-Slack-No-Retry: 1`. Commands and actions go form-encoded, once."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from docjobs.sandbox.state import Workspace
 logger = logging.getLogger(__name__)
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+MAX_REDIRECTS = 2  # Slack follows up to two 301/302 redirects
 
 
 @dataclass
@@ -31,7 +33,8 @@ class Attempt:
     """One request to the bot, as Slack saw it (`reason` None: a 2xx within the deadline)."""
 
     status: int | None
-    reason: str | None  # http_error, http_timeout, connection_failed, no_endpoint
+    reason: str | None  # http_error, http_timeout, connection_failed, too_many_redirects,
+    # no_endpoint
     elapsed_ms: float
     body: str = ""
     content_type: str = ""
@@ -49,6 +52,8 @@ class Deliverer:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # Events whose first attempt is still to come: another event can be sent `after` one.
+        self._first_pending: dict[str, threading.Event] = {}
 
     def close(self) -> None:
         self._stop.set()
@@ -64,7 +69,7 @@ class Deliverer:
         return {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signer.generate_signature(timestamp=timestamp, body=body),
+            "X-Slack-Signature": signer.generate_signature(timestamp=timestamp, body=body) or "",
         }
 
     def attempt(self, body: str, content_type: str, extra: dict[str, str] | None = None) -> Attempt:
@@ -76,11 +81,21 @@ class Deliverer:
         started = time.monotonic()
         try:
             response = self.client.post(url, content=body.encode(), headers=headers)
+            for hop in range(MAX_REDIRECTS + 1):
+                if response.status_code not in (301, 302) or "location" not in response.headers:
+                    break
+                if hop == MAX_REDIRECTS:
+                    status = response.status_code
+                    return Attempt(status, "too_many_redirects", _ms_since(started))
+                location = response.url.join(response.headers["location"])
+                response = self.client.post(location, content=body.encode(), headers=headers)
         except httpx.TimeoutException:
             return Attempt(None, "http_timeout", _ms_since(started))
         except httpx.HTTPError:
             return Attempt(None, "connection_failed", _ms_since(started))
         elapsed = _ms_since(started)
+        if elapsed > self.config.ack_timeout_s * 1000:  # answered, but too late to count
+            return Attempt(response.status_code, "http_timeout", elapsed)
         ok = 200 <= response.status_code < 300
         return Attempt(
             status=response.status_code,
@@ -93,17 +108,28 @@ class Deliverer:
 
     # --- events ----------------------------------------------------------------------------
 
-    def send_event(self, event: dict[str, Any], *, redeliver: int = 0, wait: bool = False) -> str:
+    def send_event(
+        self,
+        event: dict[str, Any],
+        *,
+        redeliver: int = 0,
+        wait: bool = False,
+        after: str | None = None,
+    ) -> str:
         """Schedule delivery; the event id at once (after the first attempt if `wait`).
-        `redeliver` sends N duplicates even when acked, as Slack sometimes does."""
+        `redeliver` sends N duplicates even when acked, as Slack sometimes does; `after` (an
+        event id) holds the first attempt until that event's first attempt is over."""
         event_id = self.ids.next_id("Ev")
         if not self.config.bot_endpoint_url:
             return event_id
         body = json.dumps(envelope(self.config, event, event_id))
         first_done = threading.Event()
+        with self._lock:
+            gate = self._first_pending.get(after or "")
+            self._first_pending[event_id] = first_done
         thread = threading.Thread(
             target=self._deliver,
-            args=(body, event, event_id, redeliver, first_done, self.workspace.generation),
+            args=(body, event, event_id, redeliver, first_done, gate, self.workspace.generation),
             name=f"sandbox-deliver-{event_id}",
             daemon=True,
         )
@@ -121,11 +147,14 @@ class Deliverer:
         event_id: str,
         redeliver: int,
         first_done: threading.Event,
+        gate: threading.Event | None,
         generation: int,
     ) -> None:
         delays = self.config.retry_delays
         retry_num, reason = 0, ""
         try:
+            if gate is not None:
+                gate.wait(timeout=self.config.ack_timeout_s + 5)
             while True:
                 extra = {}
                 if retry_num:
@@ -140,7 +169,7 @@ class Deliverer:
                     retry_reason=reason or None,
                     result=result,
                 )
-                first_done.set()
+                self._first_attempt_over(event_id, first_done)
                 if result.failed and result.no_retry:
                     return
                 if result.failed and retry_num < len(delays):
@@ -157,7 +186,12 @@ class Deliverer:
             if not self._stop.is_set():
                 logger.exception("delivery of %s failed", event_id)
         finally:
-            first_done.set()
+            self._first_attempt_over(event_id, first_done)
+
+    def _first_attempt_over(self, event_id: str, first_done: threading.Event) -> None:
+        with self._lock:
+            self._first_pending.pop(event_id, None)
+        first_done.set()
 
     # --- commands and actions --------------------------------------------------------------
 

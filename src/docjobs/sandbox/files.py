@@ -9,6 +9,7 @@ import asyncio
 import mimetypes
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +29,8 @@ router = APIRouter()
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Slack</title></head>
 <body><h1>Sign in to {domain}</h1>
-<form action="/signin" method="post"><input type="email" name="email" placeholder="name@work-email.com">
+<form action="/signin" method="post">
+<input type="email" name="email" placeholder="name@work-email.com">
 <button type="submit">Sign In With Email</button></form></body></html>
 """
 
@@ -36,10 +38,21 @@ LOGIN_PAGE = """<!DOCTYPE html>
 class FileStore:
     def __init__(self, ids: Ids) -> None:
         self.ids = ids
-        self.dir = Path(tempfile.mkdtemp(prefix="docjobs-sandbox-files-"))
+        self._dir: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dir(self) -> Path:
+        """Made on first use, so an app that is built but never served leaves nothing behind."""
+        with self._lock:
+            if self._dir is None:
+                self._dir = Path(tempfile.mkdtemp(prefix="docjobs-sandbox-files-"))
+            return self._dir
 
     def close(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        with self._lock:
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
 
     def add(
         self,
@@ -52,6 +65,7 @@ class FileStore:
         mimetype: str | None = None,
         filetype: str | None = None,
         title: str | None = None,
+        fail_download: int | None = None,
     ) -> SharedFile:
         """A new file from bytes or (copied on disk) from a local path."""
         file_id = self.ids.next_id("F")
@@ -72,6 +86,7 @@ class FileStore:
             user=user,
             channel=channel,
             created=int(time.time()),
+            fail_download=fail_download,
         )
 
 

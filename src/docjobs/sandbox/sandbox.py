@@ -46,7 +46,14 @@ class Sandbox:
         return (self.config.public_url or request_base).rstrip("/")
 
     def log_call(self, method: str, *, status: int, ok: bool, **details: Any) -> None:
-        entry = {"method": method, "status": status, "ok": ok, "error": None, "channel": ""}
+        entry = {
+            "method": method,
+            "status": status,
+            "ok": ok,
+            "error": None,
+            "channel": "",
+            "fault": None,
+        }
         entry.update(details, at=time.time())
         with self.workspace.lock:
             self.workspace.calls.append(entry)
@@ -54,7 +61,12 @@ class Sandbox:
     # --- what people and the bot do, and the events it makes ---------------------------------
 
     def post(self, message: Message, *, redeliver: int = 0, wait: bool = False) -> str | None:
-        """Add a message; deliver its `message` event (a bot's own only if echoing is on)."""
+        """Add a message and deliver its `message` event; the event id (None if not sent)."""
+        return self._send(message, self.add(message), redeliver=redeliver, wait=wait)
+
+    def add(self, message: Message) -> dict[str, Any]:
+        """Add a message (its ts given now, under the lock, so a channel's order is its ts
+        order); the `message` event for it."""
         ws = self.workspace
         with ws.lock:
             if message.thread_ts:
@@ -62,18 +74,15 @@ class Sandbox:
                 if root is None:
                     raise LookupError(f"no message {message.thread_ts} in {message.channel}")
                 message.thread_ts = root
+            message.ts = self.ids.next_ts()
             ws.add_message(message)
-            payload = events.message_event(
+            return events.message_event(
                 ws.api_message(message), channel=message.channel, config=self.config
             )
-        if message.bot_id and not self.config.echo_bot_messages:
-            return None
-        return self.deliverer.send_event(payload, redeliver=redeliver, wait=wait)
 
     def bot_message(self, **fields: Any) -> Message:
         config = self.config
         return Message(
-            ts=self.ids.next_ts(),
             user=config.bot_user_id,
             bot_id=config.bot_id,
             app_id=config.api_app_id,
@@ -110,8 +119,15 @@ class Sandbox:
         self._echo(message, event)
 
     def _echo(self, message: Message, event: dict[str, Any]) -> None:
-        if not message.bot_id or self.config.echo_bot_messages:
-            self.deliverer.send_event(event)
+        self._send(message, event)
+
+    def _send(
+        self, message: Message, event: dict[str, Any], *, redeliver: int = 0, wait: bool = False
+    ) -> str | None:
+        """Deliver an event about `message`: the app's own only if echoing is on."""
+        if message.bot_id == self.config.bot_id and not self.config.echo_bot_messages:
+            return None
+        return self.deliverer.send_event(event, redeliver=redeliver, wait=wait)
 
     def share(
         self,
@@ -136,14 +152,17 @@ class Sandbox:
             if thread_ts and ws.thread_root(channel, thread_ts) is None:
                 raise LookupError(f"no message {thread_ts} in {channel}")
         shared = self.files.add(
-            user=user, channel=channel, filename=filename, content=content, source=source,
+            user=user,
+            channel=channel,
+            filename=filename,
+            content=content,
+            source=source,
             **file_fields,
-        )  # fmt: skip
+        )
         file_object = shared.to_api(
             base_url=base_url, team_id=self.config.team_id, team_domain=self.config.team_domain
         )
         message = Message(
-            ts=self.ids.next_ts(),
             channel=channel,
             text=text,
             user=user,
@@ -153,15 +172,16 @@ class Sandbox:
             files=[file_object],
         )
         with ws.lock:
-            shared.message_ts = message.ts
-            shared.thread_ts = ws.thread_root(channel, thread_ts) if thread_ts else None
+            event = self.add(message)
+            shared.message_ts, shared.thread_ts = message.ts, message.thread_ts
             ws.files[shared.id] = shared
         # Never wait for the bot while holding the lock: it calls back into the Web API.
-        message_event_id = self.post(message, redeliver=redeliver, wait=wait)
+        message_event_id = self._send(message, event, redeliver=redeliver, wait=wait)
         file_event = events.file_shared_event(
             file_id=shared.id, channel=channel, user=user, event_ts=self.ids.next_ts()
         )
-        file_event_id = self.deliverer.send_event(file_event, wait=wait)
+        # Slack's order: the `message` event first, then `file_shared`.
+        file_event_id = self.deliverer.send_event(file_event, wait=wait, after=message_event_id)
         return {
             "file_id": shared.id,
             "ts": message.ts,

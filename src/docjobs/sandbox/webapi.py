@@ -57,7 +57,8 @@ async def read_args(request: Request) -> dict[str, Any]:
     return args
 
 
-@router.api_route("/api/{name}", methods=["GET", "POST"])
+@router.post("/api/{name}")
+@router.get("/api/{name}")
 async def call(name: str, request: Request) -> JSONResponse:
     sandbox: Sandbox = request.app.state.sandbox
     try:

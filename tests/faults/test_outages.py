@@ -1,0 +1,78 @@
+"""Redis restarted, the results service down, Slack failing a fifth of its calls: every job
+still ends in a final state with exactly one outcome reply matching it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docjobs.embedded_redis import EmbeddedRedis
+from tests.faults.conftest import FAST_RECOVERY
+from tests.faults.test_process_kills import assert_one_good_ending, running_percent
+from tests.support.pdfs import write_long_pdf
+from tests.support.servers import wait_until
+from tests.support.stack import Stack, running_stack
+
+
+@pytest.fixture
+def aof_stack(aof_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(aof_redis.url, tmp_path / "stack", extra_env=FAST_RECOVERY) as stack:
+        yield stack
+
+
+def test_redis_restarted_while_jobs_are_queued_running_and_reported(
+    aof_stack: Stack, aof_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    pdf = write_long_pdf(tmp_path / "doc.pdf", 400).read_bytes()
+    shares = [aof_stack.share(pdf, filename=f"doc-{i}.pdf") for i in range(4)]
+    wait_until(lambda: running_percent(aof_stack, shares[0]) >= 15, timeout_s=60)
+    aof_redis.stop()
+    time.sleep(2.0)
+    aof_redis.start()  # same port, same append-only file
+    for shared in shares:
+        assert_one_good_ending(aof_stack, shared, timeout_s=120)
+
+
+def test_results_service_down_for_30_seconds_while_workers_finish(
+    fault_stack: Stack, tmp_path: Path
+) -> None:
+    pdf = write_long_pdf(tmp_path / "doc.pdf", 300).read_bytes()
+    shares = [fault_stack.share(pdf, filename=f"doc-{i}.pdf") for i in range(3)]
+    wait_until(lambda: running_percent(fault_stack, shares[0]) >= 15, timeout_s=60)
+    fault_stack.stop("web")
+    time.sleep(30)
+    fault_stack.start("web", "web")
+    fault_stack.wait_ready()
+    for shared in shares:
+        assert_one_good_ending(fault_stack, shared, timeout_s=120)
+
+
+def test_slack_failing_a_fifth_of_calls_and_redelivering_events(
+    fault_stack: Stack, tmp_path: Path
+) -> None:
+    sandbox = fault_stack.sandbox_url
+    for mode, share in (("429", 0.07), ("500", 0.07), ("timeout", 0.06)):
+        fault = {
+            "method": "*",
+            "mode": mode,
+            "probability": share,
+            "retry_after": 1,
+            "sleep_s": 3,
+            "seed": 7,
+        }
+        fault_stack.http.post(f"{sandbox}/control/faults", json=fault).raise_for_status()
+    pdf = write_long_pdf(tmp_path / "doc.pdf", 20).read_bytes()
+    shares = [
+        fault_stack.share(pdf, channel=f"CFLAKY{i % 2}", filename=f"doc-{i}.pdf", redeliver=1)
+        for i in range(6)
+    ]
+    try:
+        for shared in shares:
+            assert_one_good_ending(fault_stack, shared, timeout_s=120)
+    finally:
+        fault_stack.http.delete(f"{sandbox}/control/faults")
+    calls = fault_stack.http.get(f"{sandbox}/control/calls").json()
+    assert calls["ratelimited"] > 0  # the faults really happened

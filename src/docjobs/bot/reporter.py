@@ -129,21 +129,26 @@ class Reporter:
                 self.next_try.pop(job_id, None)
 
     def render(self, job_id: str) -> bool:
-        """Bring the thread up to the job's current state; False if an edit must wait."""
+        """Bring the thread up to the job's current state; False if an edit must wait.
+
+        The reaction goes first when it can, but it never holds up the messages: when
+        reactions are rate limited the thread still moves, and the reaction follows."""
         job = self.store.get(job_id)
         if job is None:
             return True
-        if job.is_final and self.store.get_field(job_id, f"outcome:{job.attempt}") == "done":
-            self.rendered.pop(job_id, None)
-            return True
-        self._sync_reaction(job)
-        self._ensure_progress_message(job)
-        if job.is_final:
+        reaction_wait = self._try_reaction(job)
+        caught_up = True
+        if not job.is_final:
+            self._ensure_progress_message(job)
+            caught_up = self._edit_progress(job)
+        elif self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
+            self._ensure_progress_message(job)
             self._edit_progress(job, force=True)
             self._post_outcome(job)
             self.rendered.pop(job_id, None)
-            return True
-        return self._edit_progress(job)
+        if reaction_wait is not None:
+            raise Deferred(reaction_wait)
+        return caught_up
 
     # --- the pieces --------------------------------------------------------------------------
 
@@ -183,6 +188,13 @@ class Reporter:
         )
         self.rendered[job.id] = Rendered(key, now)
         return True
+
+    def _try_reaction(self, job: Job) -> float | None:
+        try:
+            self._sync_reaction(job)
+        except Deferred as deferred:
+            return deferred.wait_s
+        return None
 
     def _sync_reaction(self, job: Job) -> None:
         wanted = REACTIONS[job.state]

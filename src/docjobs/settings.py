@@ -5,14 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Slack's own variable names and `REDIS_URL` as they are; everything else is `DOCJOBS_*`."""
 
-    model_config = SettingsConfigDict(env_prefix="DOCJOBS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCJOBS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
@@ -22,10 +24,7 @@ class Settings(BaseSettings):
 
     # Where the worker posts outcomes, and the secret both sides sign them with.
     results_url: str = "http://127.0.0.1:8000/results"
-    results_secret: str = Field(
-        "docjobs-dev-results-secret",
-        validation_alias=AliasChoices("DOCJOBS_RESULTS_SECRET"),
-    )
+    results_secret: str = "docjobs-dev-results-secret"
     results_max_age_s: int = 300
 
     web_host: str = "127.0.0.1"

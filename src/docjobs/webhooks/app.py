@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,8 @@ from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings, get_settings
 from docjobs.webhooks import results, slack, status
 
+logger = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -22,6 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.redis_url, "REDIS_URL is required"
+        if settings.results_secret == Settings.model_fields["results_secret"].default:
+            logger.warning("DOCJOBS_RESULTS_SECRET is the built-in development value; set your own")
         client = connect(settings.redis_url)
         store = JobStore(client)
         app.state.settings = settings

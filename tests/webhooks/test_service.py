@@ -1,0 +1,73 @@
+"""The web service over real HTTP (uvicorn): results recorded once, status, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from docjobs.jobs.model import Job, State
+from docjobs.jobs.results import JobResult
+from docjobs.jobs.signing import signed_headers
+from docjobs.jobs.store import JobStore
+from docjobs.settings import Settings
+from docjobs.webhooks.app import create_app
+from tests.support.servers import serve
+
+SECRET = "test-results-secret"
+
+
+@pytest.fixture
+def web(redis_url: str, tmp_path) -> Iterator[str]:
+    settings = Settings(redis_url=redis_url, results_secret=SECRET, data_dir=tmp_path)
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+def running_job(store: JobStore) -> str:
+    _, job_id = store.create(
+        Job(id="", channel="C1", thread_ts="1.0", file_id="F1", file_name="q3.pdf", user="U1")
+    )
+    store.transition(job_id, State.RUNNING, attempt=1)
+    return job_id
+
+
+def post_result(url: str, result: JobResult) -> httpx.Response:
+    body = result.model_dump_json().encode()
+    return httpx.post(f"{url}/results", content=body, headers=signed_headers(SECRET, body))
+
+
+def test_an_outcome_is_recorded_once_however_often_it_is_posted(web: str, store: JobStore) -> None:
+    job_id = running_job(store)
+    result = JobResult(job_id=job_id, attempt=1, status="succeeded", pages=3, words=10, chunks=1)
+    answers = [post_result(web, result).json()["result"] for _ in range(3)]
+    assert answers == ["recorded", "duplicate", "duplicate"]
+    late_failure = JobResult(job_id=job_id, attempt=1, status="failed", reason="late")
+    assert post_result(web, late_failure).json()["result"] == "stale"
+    job = store.get(job_id)
+    assert job is not None and job.state is State.SUCCEEDED and job.pages == 3
+
+
+def test_outcome_for_an_unknown_job_or_malformed_body(web: str) -> None:
+    unknown = JobResult(job_id="ZZZZZZ", attempt=1, status="succeeded")
+    assert post_result(web, unknown).status_code == 404
+    body = b'{"job_id": "ZZZZZZ"}'
+    reply = httpx.post(f"{web}/results", content=body, headers=signed_headers(SECRET, body))
+    assert reply.status_code == 422
+
+
+def test_job_status_takes_ids_as_people_type_them(web: str, store: JobStore) -> None:
+    job_id = running_job(store)
+    reply = httpx.get(f"{web}/jobs/{job_id.lower()}")
+    assert reply.status_code == 200
+    assert reply.json()["state"] == "running" and reply.json()["file_name"] == "q3.pdf"
+    assert httpx.get(f"{web}/jobs/NOPE").status_code == 404
+
+
+def test_health_and_metrics(web: str, store: JobStore) -> None:
+    running_job(store)
+    assert httpx.get(f"{web}/healthz").json() == {"ok": True}
+    metrics = httpx.get(f"{web}/metrics").text
+    assert 'docjobs_active_jobs{state="running"} 1' in metrics
+    assert "docjobs_dead_letter_jobs 0" in metrics

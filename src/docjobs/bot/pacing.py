@@ -7,6 +7,7 @@ chat.postMessage: about 1 message per second per channel. chat.update and reacti
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -30,7 +31,7 @@ class TokenBucket:
 
 
 class SlackPacer:
-    def __init__(self, *, per_minute: dict[str, float], post_per_channel_s: float = 1.0) -> None:
+    def __init__(self, *, per_minute: Mapping[str, float], post_per_channel_s: float = 1.0) -> None:
         self._per_minute = per_minute
         self._post_interval = post_per_channel_s
         self._buckets: dict[str, TokenBucket] = {}

@@ -4,6 +4,7 @@ when a reader dies and several readers can share the load."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 
@@ -18,7 +19,7 @@ Event = tuple[str, dict[str, str]]
 
 class EventStream:
     def __init__(self, client: redis.Redis, *, group: str = GROUP) -> None:
-        self.client = client
+        self.client: Any = client  # decode_responses=True: replies are str
         self.group = group
 
     def ensure_group(self) -> None:

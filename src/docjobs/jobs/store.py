@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
@@ -84,7 +85,9 @@ def channel_index_key(channel: str) -> str:
 
 class JobStore:
     def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+        # Opened with decode_responses=True (jobs.connection): every reply is str, which
+        # redis-py's annotations cannot express, hence Any.
+        self.client: Any = client
         self._create = client.register_script(_CREATE)
         self._transition = client.register_script(_TRANSITION)
 

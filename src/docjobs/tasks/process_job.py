@@ -122,17 +122,17 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
         return
     except SoftTimeLimitExceeded:
         minutes = settings.task_soft_time_limit // 60 or 1
-        exc = TooLarge(f"Processing took longer than {minutes} minutes.")
-        _handle_failure(task, job_id, attempt, exc, ctx, retries=retries, started=started)
+        too_long = TooLarge(f"Processing took longer than {minutes} minutes.")
+        _handle_failure(task, job_id, attempt, too_long, ctx, retries=retries, started=started)
         return
     except MemoryError:
-        exc = TooLarge("This PDF needs more memory than a worker may use.")
-        _handle_failure(task, job_id, attempt, exc, ctx, retries=retries, started=started)
+        too_big = TooLarge("This PDF needs more memory than a worker may use.")
+        _handle_failure(task, job_id, attempt, too_big, ctx, retries=retries, started=started)
         return
     except Exception:
         logger.exception("job %s attempt %d: unexpected error", job_id, attempt)
-        exc = TransientError("An unexpected error stopped the job.")
-        _handle_failure(task, job_id, attempt, exc, ctx, retries=retries, started=started)
+        unexpected = TransientError("An unexpected error stopped the job.")
+        _handle_failure(task, job_id, attempt, unexpected, ctx, retries=retries, started=started)
         return
     if progress.cancelled:
         ctx.chunks.delete(job_id)

@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to deliver events (default: this machine's web service)",
     )
     sandbox.set_defaults(handler=cmd_sandbox)
+
+    dead = sub.add_parser("dead-letters", help="jobs that gave up after their retries")
+    dead.add_argument("--retry", nargs="*", metavar="ID", help="run these again (all if none)")
+    dead.set_defaults(handler=cmd_dead_letters)
     return parser
 
 
@@ -151,6 +155,25 @@ def cmd_bot(_: argparse.Namespace) -> int:
 
     run_socket_mode_bot(get_settings())
     return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """List the dead-letter jobs with their reasons; with --retry, run them again (each as
+    its next attempt, reporting into its own thread, as `/jobs retry` does)."""
+    from docjobs.dead_letters import list_dead_letters, retry_dead_letters
+
+    settings = get_settings()
+    if not settings.redis_url:
+        print("docjobs dead-letters: REDIS_URL is not set", file=sys.stderr)
+        return 2
+    if args.retry is None:
+        for line in list_dead_letters(settings):
+            print(line)
+        return 0
+    retried, refused = retry_dead_letters(settings, args.retry)
+    for line in retried + refused:
+        print(line)
+    return 1 if refused else 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

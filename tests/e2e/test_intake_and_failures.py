@@ -4,6 +4,8 @@ user (and an attacker) would see it, through the sandbox over real HTTP."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,13 @@ from docjobs.jobs.signing import signed_headers
 from docjobs.jobs.store import JobStore
 from docjobs.sample import write_sample_pdf
 from tests.support.servers import wait_until
-from tests.support.stack import SIGNING_SECRET, Stack, bot_replies, new_channel
+from tests.support.stack import (
+    OUTCOME_PREFIXES,
+    SIGNING_SECRET,
+    Stack,
+    bot_replies,
+    new_channel,
+)
 
 
 def jobs_in(stack: Stack, channel: str) -> list[str]:
@@ -172,3 +180,29 @@ def test_a_job_that_fails_every_attempt_is_dead_lettered_with_its_reason(
         assert job_id in JobStore(client).dead_letter_ids()
     finally:
         client.close()
+
+    # Slack gives the file again; the dead-letter list runs it as attempt 2, in the same thread.
+    stack.http.post(f"{stack.sandbox_url}/control/files/{shared['file_id']}/fail")
+    listed = subprocess.run(
+        [sys.executable, "-m", "docjobs.cli", "dead-letters"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert job_id in listed.stdout and "HTTP 500" in listed.stdout
+    subprocess.run(
+        [sys.executable, "-m", "docjobs.cli", "dead-letters", "--retry", job_id],
+        env=stack.env,
+        capture_output=True,
+        check=True,
+    )
+    wait_until(lambda: stack.job(job_id)["state"] == "succeeded", timeout_s=30)
+    wait_until(lambda: _outcomes(stack.thread(shared["channel"], shared["ts"])) == 2)
+    replies = bot_replies(stack.thread(shared["channel"], shared["ts"]))
+    assert replies[-1]["text"].startswith(":white_check_mark: Done")
+    assert stack.job(job_id)["attempt"] == 2
+
+
+def _outcomes(thread: dict) -> int:
+    return sum(1 for m in bot_replies(thread) if m["text"].startswith(OUTCOME_PREFIXES))

@@ -39,6 +39,7 @@ def soak_stack(aof_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
         yield stack
 
 
+@pytest.mark.timeout(2400)
 def test_soak(
     request: pytest.FixtureRequest,
     soak_stack: Stack,

@@ -53,17 +53,7 @@ def test_results_service_down_for_30_seconds_while_workers_finish(
 def test_slack_failing_a_fifth_of_calls_and_redelivering_events(
     fault_stack: Stack, tmp_path: Path
 ) -> None:
-    sandbox = fault_stack.sandbox_url
-    for mode, share in (("429", 0.07), ("500", 0.07), ("timeout", 0.06)):
-        fault = {
-            "method": "*",
-            "mode": mode,
-            "probability": share,
-            "retry_after": 1,
-            "sleep_s": 3,
-            "seed": 7,
-        }
-        fault_stack.http.post(f"{sandbox}/control/faults", json=fault).raise_for_status()
+    fault_stack.fail_slack_calls(share=0.2)
     pdf = write_long_pdf(tmp_path / "doc.pdf", 20).read_bytes()
     shares = [
         fault_stack.share(pdf, channel=f"CFLAKY{i % 2}", filename=f"doc-{i}.pdf", redeliver=1)
@@ -73,6 +63,6 @@ def test_slack_failing_a_fifth_of_calls_and_redelivering_events(
         for shared in shares:
             assert_one_good_ending(fault_stack, shared, timeout_s=120)
     finally:
-        fault_stack.http.delete(f"{sandbox}/control/faults")
-    calls = fault_stack.http.get(f"{sandbox}/control/calls").json()
+        fault_stack.heal_slack_calls()
+    calls = fault_stack.http.get(f"{fault_stack.sandbox_url}/control/calls").json()
     assert calls["ratelimited"] > 0  # the faults really happened

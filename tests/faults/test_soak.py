@@ -53,16 +53,7 @@ def test_soak(
     stack, rng = soak_stack, random.Random(20261124)
     files = [write_long_pdf(tmp_path / f"doc{n}.pdf", n).read_bytes() for n in (1, 5, 40)]
     locked = (corpus_dir / "libreoffice-writer-password.pdf").read_bytes()
-    for mode, share in (("429", 0.07), ("500", 0.07), ("timeout", 0.06)):
-        fault = {
-            "method": "*",
-            "mode": mode,
-            "probability": share,
-            "retry_after": 1,
-            "sleep_s": 3,
-            "seed": 11,
-        }
-        stack.http.post(f"{stack.sandbox_url}/control/faults", json=fault).raise_for_status()
+    stack.fail_slack_calls(share=0.2, seed=11)
 
     started = time.monotonic()
     shares: list[dict] = []
@@ -107,7 +98,7 @@ def test_soak(
                 shared["channel"], shared["ts"], timeout_s=remaining
             )
     time.sleep(2.0)  # let any duplicate land before counting
-    stack.http.delete(f"{stack.sandbox_url}/control/faults")
+    stack.heal_slack_calls()
 
     client = connect(stack.redis_url)
     store = JobStore(client)

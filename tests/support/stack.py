@@ -130,6 +130,23 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"no outcome reply in {timeout_s}s: {self.thread(channel, ts)}")
 
+    def fail_slack_calls(self, *, share: float = 0.2, seed: int = 7) -> None:
+        """Make the sandbox fail `share` of all Web API calls: 429s (Retry-After 1), 500s and
+        timeouts in about equal parts, none of them with any effect."""
+        for mode, part in (("429", 0.35), ("500", 0.35), ("timeout", 0.3)):
+            fault = {
+                "method": "*",
+                "mode": mode,
+                "probability": share * part,
+                "retry_after": 1,
+                "sleep_s": 3,
+                "seed": seed,
+            }
+            self.http.post(f"{self.sandbox_url}/control/faults", json=fault).raise_for_status()
+
+    def heal_slack_calls(self) -> None:
+        self.http.delete(f"{self.sandbox_url}/control/faults").raise_for_status()
+
     def deliveries(self) -> list[dict[str, Any]]:
         return self.http.get(f"{self.sandbox_url}/control/deliveries").json()
 

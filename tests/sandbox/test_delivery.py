@@ -1,26 +1,21 @@
 """Events delivered as Slack delivers them: signed over the raw body, retried 3 times on a
-non-2xx, a slow answer or a refused connection (X-Slack-Retry-Num 1..3 with the reason),
-not retried after X-Slack-No-Retry, and duplicated on demand with the same event_id."""
+non-2xx, a late answer, a refused connection or too many redirects (X-Slack-Retry-Num 1..3 with
+the reason), never after a 2xx, not after X-Slack-No-Retry, and duplicated on demand with the
+same event_id."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
+import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from tests.sandbox.conftest import ALICE, CHANNEL, SECRET, Running
-from tests.support.receiver import Receiver, Reply
-from tests.support.servers import free_port, wait_until
+from tests.sandbox.conftest import ALICE, BOT_ID, BOT_USER, CHANNEL, SECRET, TOKEN, Bot, Running
+from tests.sandbox.receiver import Reply
+from tests.support.servers import free_port
 
-Bot = tuple[Receiver, str]
-
-
-def logged(sandbox: Running, count: int) -> list[dict[str, Any]]:
-    """The delivery log once it has `count` entries (empty until then)."""
-    log: list[dict[str, Any]] = sandbox.control("GET", "deliveries")
-    return log if len(log) >= count else []
+PDF = b"%PDF-1.4\n% a tiny test file\n"
 
 
 def test_a_share_delivers_a_signed_message_event_then_file_shared(
@@ -28,7 +23,7 @@ def test_a_share_delivers_a_signed_message_event_then_file_shared(
 ) -> None:
     bot, endpoint = receiver
     sandbox = start_sandbox(bot_endpoint_url=endpoint)
-    shared = sandbox.share(thread_ts=None, text="see attached", wait=True)
+    shared = sandbox.share(PDF, text="see attached", wait=True)
     message, file_shared = bot.wait_for(2)
     assert [message.event_id, file_shared.event_id] == shared["event_ids"]
     envelope = message.json()
@@ -38,7 +33,7 @@ def test_a_share_delivers_a_signed_message_event_then_file_shared(
         "A0SANDBOX",
     )
     assert envelope["event_id"].startswith("Ev") and envelope["event_time"] > 0
-    assert envelope["authorizations"][0]["user_id"] == "UBOTSANDBOX"
+    assert envelope["authorizations"][0]["user_id"] == BOT_USER
     event = envelope["event"]
     assert (event["type"], event["subtype"], event["user"], event["channel"], event["ts"]) == (
         "message",
@@ -47,8 +42,14 @@ def test_a_share_delivers_a_signed_message_event_then_file_shared(
         CHANNEL,
         shared["ts"],
     )
-    assert event["files"][0]["url_private"] == shared["file"]["url_private"]
     assert event["channel_type"] == "channel" and event["text"] == "see attached"
+    [file] = event["files"]
+    assert file["id"] == shared["file_id"] and file["mimetype"] == "application/pdf"
+    assert (file["filetype"], file["size"], file["mode"]) == ("pdf", len(PDF), "hosted")
+    assert file["url_private"].startswith(f"{sandbox.config.public_url}/files-pri/")
+    assert file["url_private_download"].startswith(f"{sandbox.config.public_url}/files-pri/")
+    download = httpx.get(file["url_private"], headers={"Authorization": f"Bearer {TOKEN}"})
+    assert download.content == PDF
     assert file_shared.json()["event"] == {
         "type": "file_shared",
         "channel_id": CHANNEL,
@@ -61,62 +62,107 @@ def test_a_share_delivers_a_signed_message_event_then_file_shared(
         assert received.signature_ok is True and received.retry_num is None
         headers = received.headers
         assert headers["content-type"] == "application/json"
+        assert SignatureVerifier(SECRET).is_valid(
+            body=received.text,
+            timestamp=headers["x-slack-request-timestamp"],
+            signature=headers["x-slack-signature"],
+        )
         assert not SignatureVerifier("another-secret").is_valid(
             body=received.text,
             timestamp=headers["x-slack-request-timestamp"],
             signature=headers["x-slack-signature"],
         )
-    deliveries = sandbox.control("GET", "deliveries")
+    deliveries = sandbox.deliveries(2)
     assert [(d["event_id"], d["retry_num"], d["status"]) for d in deliveries] == [
         (shared["event_ids"][0], 0, 200),
         (shared["event_ids"][1], 0, 200),
     ]
 
 
-def test_a_500_is_retried_three_times_on_schedule(
+def test_a_shares_message_event_always_comes_before_its_file_shared(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, rate_limits=False)
+    shares = [sandbox.share()["event_ids"] for _ in range(20)]  # not waiting for the bot
+    bot.wait_for(40)
+    arrived = [r.event_id for r in bot.requests]
+    for message_id, file_shared_id in shares:
+        assert arrived.index(message_id) < arrived.index(file_shared_id)
+
+
+def test_a_500_is_retried_three_times_on_schedule_then_given_up(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:
     bot, endpoint = receiver
     bot.answer(default=Reply(status=500))
-    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.05, 0.2, 0.3))
-    event_id = sandbox.control(
-        "POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hello"}
-    )["event_id"]
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.1, 0.2, 0.3))
+    event_id = sandbox.say("hello")["event_id"]
     attempts = bot.wait_for(4, event_id=event_id)
     assert [a.retry_num for a in attempts] == [None, 1, 2, 3]
-    assert [a.headers.get("x-slack-retry-reason") for a in attempts] == [None] + ["http_error"] * 3
+    assert [a.retry_reason for a in attempts] == [None, "http_error", "http_error", "http_error"]
     gaps = [later.at - earlier.at for earlier, later in zip(attempts, attempts[1:], strict=False)]
-    assert gaps[0] >= 0.05 and gaps[1] >= 0.2 and gaps[2] >= 0.3
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.3
     assert all(a.signature_ok for a in attempts)  # each retry signed afresh
-    time.sleep(0.4)
-    assert len([r for r in bot.requests if r.event_id == event_id]) == 4  # and no more
-    log = sandbox.control("GET", "deliveries", params={"event_id": event_id})
+    assert {a.json()["event"]["text"] for a in attempts} == {"hello"}
+    time.sleep(0.5)
+    assert len(bot.events(event_id)) == 4  # and no more
+    log = sandbox.deliveries(4)
     assert [(d["retry_num"], d["status"], d["reason"]) for d in log] == [
         (n, 500, "http_error") for n in range(4)
     ]
 
 
-def test_a_slow_answer_counts_as_a_timeout_and_is_retried(
+def test_a_slow_answer_is_a_timeout_and_retried_until_one_is_in_time(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:
     bot, endpoint = receiver
-    bot.answer(Reply(delay_s=0.6), Reply(delay_s=0.6))  # then at once
+    bot.answer(*[Reply(delay_s=0.8)] * 3)  # then at once
     sandbox = start_sandbox(
-        bot_endpoint_url=endpoint, ack_timeout_s=0.3, retry_delays=(0.0, 0.05, 0.05)
+        bot_endpoint_url=endpoint, ack_timeout_s=0.4, retry_delays=(0.0, 0.05, 0.05)
     )
-    event_id = sandbox.control(
-        "POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hi"}
-    )["event_id"]
-    attempts = bot.wait_for(3, event_id=event_id)
-    assert [a.retry_num for a in attempts] == [None, 1, 2]
-    assert [a.headers.get("x-slack-retry-reason") for a in attempts[1:]] == ["http_timeout"] * 2
-    log = wait_until(lambda: logged(sandbox, 3))
+    event_id = sandbox.say()["event_id"]
+    attempts = bot.wait_for(4, event_id=event_id)
+    assert [a.retry_num for a in attempts] == [None, 1, 2, 3]
+    assert [a.retry_reason for a in attempts[1:]] == ["http_timeout"] * 3
+    log = sandbox.deliveries(4)
     assert [(d["retry_num"], d["status"], d["reason"]) for d in log] == [
         (0, None, "http_timeout"),
         (1, None, "http_timeout"),
-        (2, 200, None),
+        (2, None, "http_timeout"),
+        (3, 200, None),
     ]
-    assert 300 <= log[0]["elapsed_ms"] < 600  # given up at the deadline, not at the answer
+    assert 400 <= log[0]["elapsed_ms"] < 800  # given up at the deadline, not at the answer
+    time.sleep(0.3)
+    assert len(bot.events(event_id)) == 4
+
+
+def test_an_answer_that_finishes_after_the_deadline_is_a_timeout(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    bot.answer(Reply(body="okay", trickle_s=0.2))  # headers at once, the body in 0.8 s
+    sandbox = start_sandbox(
+        bot_endpoint_url=endpoint, ack_timeout_s=0.4, retry_delays=(0.0, 0.0, 0.0)
+    )
+    event_id = sandbox.say()["event_id"]
+    _, retry = bot.wait_for(2, event_id=event_id)
+    assert (retry.retry_num, retry.retry_reason) == (1, "http_timeout")
+    log = sandbox.deliveries(2)
+    assert [(d["retry_num"], d["reason"]) for d in log] == [(0, "http_timeout"), (1, None)]
+
+
+def test_an_acked_event_is_never_retried(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    bot.answer(Reply(status=204, delay_s=0.1))  # any 2xx within the deadline is an ack
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.05, 0.1))
+    event_id = sandbox.say()["event_id"]
+    bot.wait_for(1, event_id=event_id)
+    time.sleep(0.5)  # longer than every retry delay together
+    assert [r.retry_num for r in bot.events(event_id)] == [None]
+    assert [(d["status"], d["reason"]) for d in sandbox.deliveries(1)] == [(204, None)]
 
 
 def test_no_retry_header_on_a_failure_stops_the_retries(
@@ -125,12 +171,10 @@ def test_no_retry_header_on_a_failure_stops_the_retries(
     bot, endpoint = receiver
     bot.answer(default=Reply(status=404, headers={"X-Slack-No-Retry": "1"}))
     sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.0, 0.0))
-    event_id = sandbox.control(
-        "POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hi", "wait": True}
-    )["event_id"]
+    event_id = sandbox.say(wait=True)["event_id"]
     time.sleep(0.3)
-    assert [r.retry_num for r in bot.requests if r.event_id == event_id] == [None]
-    [entry] = sandbox.control("GET", "deliveries")
+    assert [r.retry_num for r in bot.events(event_id)] == [None]
+    [entry] = sandbox.deliveries(1)
     assert (entry["status"], entry["no_retry"]) == (404, True)
 
 
@@ -138,12 +182,48 @@ def test_redeliver_sends_acked_events_again_with_the_same_event_id(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:
     bot, endpoint = receiver
-    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.05, 0.05))
     shared = sandbox.share(redeliver=2)
     attempts = bot.wait_for(3, event_id=shared["event_ids"][0])
     assert [a.retry_num for a in attempts] == [None, 1, 2]
     assert {a.json()["event"]["ts"] for a in attempts} == {shared["ts"]}
-    assert len(bot.wait_for(1, event_id=shared["event_ids"][1])) == 1
+    time.sleep(0.3)
+    assert len(bot.events(shared["event_ids"][0])) == 3  # N extra copies, no more
+    assert len(bot.events(shared["event_ids"][1])) == 1  # file_shared once
+
+
+def test_redirects_are_followed_twice_and_a_third_is_a_failure(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    bot.answer(
+        Reply(status=301, headers={"Location": "/moved"}),
+        Reply(status=302, headers={"Location": "/moved/again"}),
+    )
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    event_id = sandbox.say(wait=True)["event_id"]
+    hops = bot.wait_for(3)
+    assert [(r.method, r.path) for r in hops] == [
+        ("POST", "/slack/events"),
+        ("POST", "/moved"),
+        ("POST", "/moved/again"),
+    ]
+    assert all(r.event_id == event_id and r.signature_ok for r in hops)
+    assert [(d["status"], d["reason"]) for d in sandbox.deliveries(1)] == [(200, None)]
+
+    bot.answer(*[Reply(status=302, headers={"Location": "/elsewhere"})] * 3)
+    event_id = sandbox.say(wait=True)["event_id"]
+    retry = bot.wait_for(4, event_id=event_id)[-1]
+    assert (retry.path, retry.retry_num, retry.retry_reason) == (
+        "/slack/events",
+        1,
+        "too_many_redirects",
+    )
+    log = sandbox.control("GET", "deliveries", params={"event_id": event_id})
+    assert [(d["retry_num"], d["reason"]) for d in log][:2] == [
+        (0, "too_many_redirects"),
+        (1, None),
+    ]
 
 
 def test_an_unreachable_bot_is_retried_as_connection_failed(
@@ -151,11 +231,24 @@ def test_an_unreachable_bot_is_retried_as_connection_failed(
 ) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}/slack/events"
     sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.0, 0.0))
-    sandbox.control("POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hi"})
-    log = wait_until(lambda: logged(sandbox, 4))
+    sandbox.say()
+    log = sandbox.deliveries(4)
     assert [(d["retry_num"], d["status"], d["reason"]) for d in log] == [
         (n, None, "connection_failed") for n in range(4)
     ]
+
+
+def test_reset_drops_the_retries_still_to_come(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    bot.answer(default=Reply(status=500))
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.4, 0.4, 0.4))
+    event_id = sandbox.say(wait=True)["event_id"]
+    sandbox.control("POST", "reset")
+    time.sleep(0.6)
+    assert [r.retry_num for r in bot.events(event_id)] == [None]
+    assert sandbox.control("GET", "deliveries") == []
 
 
 def test_the_bots_own_posts_and_edits_come_back_as_events(
@@ -163,15 +256,13 @@ def test_the_bots_own_posts_and_edits_come_back_as_events(
 ) -> None:
     bot, endpoint = receiver
     sandbox = start_sandbox(bot_endpoint_url=endpoint, rate_limits=False)
-    parent = sandbox.control(
-        "POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hi", "wait": True}
-    )["ts"]
+    parent = sandbox.say(wait=True)["ts"]
     posted = sandbox.slack.chat_postMessage(channel=CHANNEL, thread_ts=parent, text="queued")
     sandbox.slack.chat_update(channel=CHANNEL, ts=posted["ts"], text="done")
     _, mine, changed = (r.json()["event"] for r in bot.wait_for(3))
     assert (mine["bot_id"], mine["user"], mine["thread_ts"], mine["parent_user_id"]) == (
-        "BSANDBOX",
-        "UBOTSANDBOX",
+        BOT_ID,
+        BOT_USER,
         parent,
         ALICE,
     )
@@ -185,9 +276,7 @@ def test_without_echo_only_peoples_messages_are_delivered(
     bot, endpoint = receiver
     sandbox = start_sandbox(bot_endpoint_url=endpoint, echo_bot_messages=False)
     sandbox.slack.chat_postMessage(channel=CHANNEL, text="from the bot")
-    sandbox.control(
-        "POST", "messages", json={"channel": CHANNEL, "user": ALICE, "text": "hi", "wait": True}
-    )
+    sandbox.say(wait=True)
     time.sleep(0.2)
     assert [r.json()["event"].get("user") for r in bot.requests] == [ALICE]
 
@@ -195,5 +284,5 @@ def test_without_echo_only_peoples_messages_are_delivered(
 def test_no_endpoint_delivers_nothing(start_sandbox: Callable[..., Running]) -> None:
     sandbox = start_sandbox(bot_endpoint_url=None)
     sandbox.share(wait=True)
+    sandbox.say(wait=True)
     assert sandbox.control("GET", "deliveries") == []
-    assert SECRET  # the receiver's secret is the config default

@@ -4,11 +4,15 @@ it, 404 for what does not exist, failures on demand, and big files streamed from
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi import FastAPI, Request
 
-from tests.sandbox.conftest import ALICE, CHANNEL, Running
+from tests.sandbox.conftest import ALICE, CHANNEL, TOKEN, Running
+from tests.support.servers import serve
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40
 
@@ -33,7 +37,7 @@ def test_a_share_makes_a_file_object_like_slacks(sandbox: Running) -> None:
         False,
         ALICE,
     )
-    base = f"{sandbox.url}/files-pri/T0SANDBOX-{file['id']}"
+    base = f"{sandbox.config.public_url}/files-pri/T0SANDBOX-{file['id']}"
     assert file["url_private"] == f"{base}/Q3%20report.pdf"
     assert file["url_private_download"] == f"{base}/download/Q3%20report.pdf"
     info = sandbox.slack.files_info(file=file["id"])["file"]
@@ -77,6 +81,34 @@ def test_downloads_fail_on_demand(sandbox: Running) -> None:
     assert httpx.get(file["url_private"], headers=bearer(sandbox)).status_code == 200
     downloads = sandbox.control("GET", "calls", params={"method": "files.download"})["calls"]
     assert [d["status"] for d in downloads] == [503, 200, 404, 200]
+
+
+def downloading_bot(seen: list[tuple[int, str]]) -> FastAPI:
+    """A bot that downloads a shared file while it handles the `file_share` event."""
+    app = FastAPI()
+
+    @app.post("/slack/events")
+    async def events(request: Request) -> dict[str, Any]:
+        event = (await request.json())["event"]
+        if event.get("subtype") == "file_share":
+            url = event["files"][0]["url_private_download"]
+            async with httpx.AsyncClient() as client:
+                got = await client.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+            seen.append((got.status_code, got.headers["content-type"]))
+        return {}
+
+    return app
+
+
+def test_a_failing_download_fails_for_a_bot_that_downloads_at_once(
+    start_sandbox: Callable[..., Running],
+) -> None:
+    seen: list[tuple[int, str]] = []
+    with serve(downloading_bot(seen)) as bot_url:
+        sandbox = start_sandbox(bot_endpoint_url=f"{bot_url}/slack/events")
+        sandbox.share(PDF, fail_download=503, wait=True)
+        sandbox.share(PDF, wait=True)
+    assert seen == [(503, "text/plain; charset=utf-8"), (200, "application/pdf")]
 
 
 def test_a_big_file_shared_from_a_path_streams_from_disk(sandbox: Running, tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+from slack_sdk.signature import SignatureVerifier
 
-from tests.sandbox.conftest import ALICE, CHANNEL, Running
-from tests.support.receiver import Receiver, Reply
+from tests.sandbox.conftest import ALICE, CHANNEL, SECRET, Bot, Running
+from tests.sandbox.receiver import Received, Reply
 
-Bot = tuple[Receiver, str]
 BUTTONS = [
     {"type": "section", "block_id": "progress", "text": {"type": "mrkdwn", "text": "50%"}},
     {
@@ -31,6 +31,14 @@ BUTTONS = [
     },
 ]
 JSON_REPLY = {"media_type": "application/json"}
+
+
+def signed_over_raw_body(request: Received, secret: str = SECRET) -> bool:
+    return SignatureVerifier(secret).is_valid(
+        body=request.text,
+        timestamp=request.headers["x-slack-request-timestamp"],
+        signature=request.headers["x-slack-signature"],
+    )
 
 
 def seen_by_alice(sandbox: Running) -> list[dict[str, Any]]:
@@ -55,7 +63,9 @@ def test_a_slash_command_is_signed_form_data_and_its_answer_is_shown(
     )
     [request] = bot.requests
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert request.signature_ok is True and request.retry_num is None
+    assert "command=%2Fjobs" in request.text and "text=status+abc" in request.text
+    assert signed_over_raw_body(request) and not signed_over_raw_body(request, "other-secret")
+    assert request.retry_num is None  # Slack never retries a command
     form = request.form()
     assert {k: form[k] for k in ("command", "text", "channel_id", "user_id", "team_id")} == {
         "command": "/jobs",
@@ -128,7 +138,7 @@ def test_a_click_sends_block_actions_and_response_url_can_replace_or_delete(
     assert outcome["status"] == 200 and not outcome["timed_out"]
     [request] = [r for r in bot.requests if r.event_id is None]  # the one that is not an event
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert request.signature_ok is True
+    assert signed_over_raw_body(request) and not signed_over_raw_body(request, "other-secret")
     [(field, raw)] = parse_qsl(request.text)
     payload = json.loads(raw)
     assert field == "payload" and payload == outcome["payload"]

@@ -3,14 +3,15 @@ client's timeout — and in every case the refused call changes nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from docjobs.sandbox.ratelimit import RateLimiter
 from tests.sandbox.conftest import CHANNEL, Running
+from tests.support.servers import wait_until
 
 
 def refused(call: Callable[..., object], **kwargs: object) -> SlackApiError:
@@ -29,7 +30,7 @@ def test_post_message_bursts_then_gets_429_with_retry_after_and_no_effect(
     error = refused(sandbox.slack.chat_postMessage, channel=CHANNEL, thread_ts=parent, text="x")
     assert error.response.status_code == 429
     assert error.response["error"] == "ratelimited"
-    assert int(error.response.headers["Retry-After"]) >= 1
+    assert re.fullmatch(r"[1-9][0-9]*", error.response.headers["Retry-After"])  # whole seconds
     # Per channel: another channel still has its burst.
     sandbox.slack.chat_postMessage(channel="C0OTHER", text="elsewhere")
     assert [r["text"] for r in sandbox.thread(parent)["replies"]] == [
@@ -39,14 +40,23 @@ def test_post_message_bursts_then_gets_429_with_retry_after_and_no_effect(
     assert log["ratelimited"] == 1 and log["counts"] == {"chat.postMessage": 5}
 
 
-def test_tiers_allow_their_per_minute_burst_then_refuse() -> None:
-    limiter = RateLimiter()
-    assert [limiter.check("chat.update") for _ in range(50)] == [0] * 50  # Tier 3
-    assert limiter.check("chat.update") >= 1
-    assert [limiter.check("users.info") for _ in range(100)] == [0] * 100  # Tier 4
-    assert limiter.check("users.info") >= 1
-    assert limiter.check("reactions.add") == 0  # per method: others are untouched
-    assert RateLimiter(enabled=False).check("chat.postMessage", "C1") == 0
+def test_chat_update_is_tier_3_per_method_and_a_refused_update_changes_nothing(
+    start_sandbox: Callable[..., Running],
+) -> None:
+    sandbox = start_sandbox()
+    ts = sandbox.slack.chat_postMessage(channel=CHANNEL, text="queued")["ts"]
+    for n in range(50):  # Tier 3: 50+ a minute, all at once if need be
+        sandbox.slack.chat_update(channel=CHANNEL, ts=ts, text=f"{n}%")
+    error = refused(sandbox.slack.chat_update, channel=CHANNEL, ts=ts, text="too many")
+    assert error.response.status_code == 429 and error.response["error"] == "ratelimited"
+    assert re.fullmatch(r"[1-9][0-9]*", error.response.headers["Retry-After"])
+    [message] = sandbox.slack.conversations_history(channel=CHANNEL)["messages"]
+    assert message["text"] == "49%"
+    # Limits are per method: posting and reacting still work.
+    sandbox.slack.reactions_add(channel=CHANNEL, timestamp=ts, name="eyes")
+    sandbox.slack.chat_postMessage(channel=CHANNEL, thread_ts=ts, text="still here")
+    for _ in range(40):  # users.info is Tier 4: 100+ a minute
+        sandbox.slack.users_info(user="U0CAROL")
 
 
 def test_a_429_fault_has_retry_after_and_no_effect(sandbox: Running) -> None:
@@ -89,8 +99,13 @@ def test_a_timeout_fault_outlasts_the_client_and_has_no_effect(sandbox: Running)
     with pytest.raises(TimeoutError):
         impatient.chat_update(channel=CHANNEL, ts=posted["ts"], text="50%")
     sandbox.slack.conversations_replies(channel=CHANNEL, ts=ts)  # the server kept serving
+    # Once the held call is over on the server too, it has changed nothing.
+    held = wait_until(lambda: sandbox.calls("chat.update")["calls"])
+    assert [(c["status"], c["fault"]) for c in held] == [(500, "timeout")]
     [reply] = sandbox.thread(ts)["replies"]
     assert reply["text"] == "queued" and not reply["edited"]
+    sandbox.slack.chat_update(channel=CHANNEL, ts=posted["ts"], text="50%")  # count used up
+    assert sandbox.thread(ts)["replies"][0]["text"] == "50%"
 
 
 def test_a_probability_fault_is_repeatable_with_a_seed(sandbox: Running) -> None:

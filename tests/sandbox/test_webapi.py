@@ -76,8 +76,14 @@ def test_posts_updates_and_replies_make_a_thread(sandbox: Running) -> None:
     thread = sandbox.thread(parent)
     assert [r["text"] for r in thread["replies"]] == ["50%", "outcome"]
     assert [r["edited"] for r in thread["replies"]] == [True, False]
-    kinds = [(c["kind"], c.get("text")) for c in thread["history"]]
-    assert kinds == [("posted", ""), ("posted", "queued"), ("posted", "outcome"), ("edited", "50%")]
+    changes = [(c["kind"], c.get("text"), c["bot_id"]) for c in thread["history"]]
+    assert changes == [
+        ("posted", "", None),  # Alice's share
+        ("posted", "queued", "BSANDBOX"),
+        ("posted", "outcome", "BSANDBOX"),
+        ("edited", "50%", "BSANDBOX"),
+    ]
+    assert [c["seq"] for c in thread["history"]] == sorted(c["seq"] for c in thread["history"])
 
 
 def test_form_encoded_calls_with_json_fields_work_like_json_ones(sandbox: Running) -> None:
@@ -172,32 +178,41 @@ def test_ephemerals_are_seen_only_by_their_user(sandbox: Running) -> None:
     assert sandbox.thread(ts)["replies"] == []
 
 
-def test_any_user_is_a_plain_member_until_made_an_admin(sandbox: Running) -> None:
+def flags(user: dict[str, object]) -> tuple[object, ...]:
+    return (user["is_admin"], user["is_owner"], user["is_primary_owner"], user["is_bot"])
+
+
+def test_any_user_is_a_plain_member_until_made_an_admin_or_owner(sandbox: Running) -> None:
     user = sandbox.slack.users_info(user="U0CAROL")["user"]
-    assert (user["id"], user["is_admin"], user["is_owner"], user["is_bot"]) == (
-        "U0CAROL",
-        False,
-        False,
-        False,
-    )
+    assert user["id"] == "U0CAROL" and flags(user) == (False, False, False, False)
     sandbox.control("POST", "users", json={"id": "U0CAROL", "name": "carol", "is_admin": True})
     user = sandbox.slack.users_info(user="U0CAROL")["user"]
-    assert (user["name"], user["is_admin"], user["is_owner"]) == ("carol", True, False)
+    assert user["name"] == "carol" and flags(user) == (True, False, False, False)
+    sandbox.control("POST", "users", json={"id": "U0DAVE", "is_admin": True, "is_owner": True})
+    assert flags(sandbox.slack.users_info(user="U0DAVE")["user"]) == (True, True, False, False)
+    assert flags(sandbox.slack.users_info(user="U0ERIN")["user"]) == (False, False, False, False)
     assert sandbox.slack.users_info(user="UBOTSANDBOX")["user"]["is_bot"] is True
 
 
 def test_calls_are_logged_and_reset_forgets_everything(sandbox: Running) -> None:
     ts = sandbox.share()["ts"]
     sandbox.slack.chat_postMessage(channel=CHANNEL, thread_ts=ts, text="hi")
+    sandbox.slack.chat_postEphemeral(channel=CHANNEL, user=ALICE, text="psst")
+    sandbox.control("POST", "users", json={"id": "U0CAROL", "is_admin": True})
     error_of(sandbox.slack.chat_update, channel=CHANNEL, ts="1.000001", text="x")
     log = sandbox.control("GET", "calls")
-    assert log["counts"] == {"chat.postMessage": 1, "chat.update": 1}
+    assert log["counts"] == {"chat.postMessage": 1, "chat.postEphemeral": 1, "chat.update": 1}
     assert [(c["method"], c["ok"], c["error"], c["channel"]) for c in log["calls"]] == [
         ("chat.postMessage", True, None, CHANNEL),
+        ("chat.postEphemeral", True, None, CHANNEL),
         ("chat.update", False, "message_not_found", CHANNEL),
     ]
+    sandbox.control("POST", "faults", json={"method": "auth.test", "mode": "500"})
     sandbox.control("POST", "reset")
     assert sandbox.control("GET", "calls")["calls"] == []
+    assert sandbox.slack.auth_test()["ok"] is True  # faults are gone
+    assert sandbox.control("GET", "ephemerals") == []
+    assert sandbox.slack.users_info(user="U0CAROL")["user"]["is_admin"] is False
     gone = sandbox.http.get(f"{sandbox.url}/control/thread", params={"channel": CHANNEL, "ts": ts})
     assert gone.status_code == 404
     assert error_of(sandbox.slack.conversations_history, channel=CHANNEL) == "channel_not_found"

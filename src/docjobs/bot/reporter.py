@@ -90,7 +90,7 @@ class Reporter:
         if now >= self._next_claim:
             events += self.stream.claim_stale(self.consumer, min_idle_ms=self.claim_after_ms)
             self._next_claim = now + min(5.0, self.claim_after_ms / 3000)
-        due = [t for t in self.next_try.values()]
+        due = list(self.next_try.values())
         block_ms = 1000 if not due else int(max(10, min(1000, (min(due) - now) * 1000)))
         events += self.stream.read(self.consumer, count=200, block_ms=block_ms)
         for msg_id, fields in events:

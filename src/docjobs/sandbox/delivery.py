@@ -155,6 +155,8 @@ class Deliverer:
         try:
             if gate is not None:
                 gate.wait(timeout=self.config.ack_timeout_s + 5)
+                if self._stop.is_set():
+                    return
             while True:
                 extra = {}
                 if retry_num:

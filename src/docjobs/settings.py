@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     extract_engine: str = "pypdf"
     chunk_chars: int = 1200
     chunk_overlap: int = 200
+    # A PDF of more pages than this is read in parts of up to `split_pages_per_part` pages by
+    # several worker processes at once (0: never split).
+    split_min_pages: int = 200
+    split_pages_per_part: int = 100
 
     # Embedding: "hash" needs no model download; "openai" calls an OpenAI-compatible endpoint.
     embedder: str = "hash"

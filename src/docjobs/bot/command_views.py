@@ -1,11 +1,14 @@
-"""What `/jobs` answers: a job in detail, a compact list, the stats."""
+"""What `/jobs` and the job buttons answer: a job in detail, a compact list, the stats, and
+the plain-words outcome of a cancel or retry."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from docjobs.bot.views import STEP_WORDS
+from docjobs.jobs.control import Verdict
 from docjobs.jobs.model import Job, State
 
 
@@ -19,6 +22,11 @@ class Stats:
     failed_last_hour: int
     dead_letters: int
     median_s_per_page: float | None
+
+
+def escape(text: str) -> str:
+    """Slack reads `&`, `<` and `>` as markup even in a file name; these are its escapes."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def thread_link(job: Job) -> str:
@@ -49,7 +57,7 @@ def state_phrase(job: Job) -> str:
 def build_job_detail(job: Job) -> str:
     took = f"{job.seconds:.1f} s" if job.seconds else "—"
     lines = [
-        f"*Job `{job.id}`* — {job.file_name}",
+        f"*Job `{job.id}`* — {escape(job.file_name)}",
         f"*State:* {state_phrase(job)}",
         f"*Shared by* <@{job.user}> in <#{job.channel}> · attempt {job.attempt}"
         f" · {job.retries} automatic retr{'y' if job.retries == 1 else 'ies'}",
@@ -70,7 +78,8 @@ def build_job_table(jobs: list[Job], *, title: str, page: int, pages: int, more_
     rows = [f"{'ID':<6}  {'STATE':<9}  {'%':>3}  {'AGE':>5}  FILE"]
     now = time.time()
     for job in jobs:
-        name = job.file_name if len(job.file_name) <= 32 else job.file_name[:31] + "…"
+        name = job.file_name.replace("`", "'")
+        name = escape(name if len(name) <= 32 else name[:31] + "…")
         rows.append(
             f"{job.id:<6}  {job.state.value:<9}  {job.percent:>3}  "
             f"{_age(now - job.created_at):>5}  {name}"
@@ -90,7 +99,8 @@ def build_stats(stats: Stats) -> str:
     return "\n".join(
         [
             "*docjobs right now*",
-            f"• Queue depth: {stats.queue_depth} waiting for a worker ({stats.queued} jobs queued)",
+            f"• Queue depth: {stats.queue_depth} waiting for a worker"
+            f" ({_count(stats.queued, 'job')} queued or waiting to retry)",
             f"• Running: {stats.running}",
             f"• Workers online: {stats.workers}",
             f"• Last hour: {stats.succeeded_last_hour} done, {stats.failed_last_hour} failed",
@@ -108,3 +118,72 @@ def _age(seconds: float) -> str:
     if seconds < 86400:
         return f"{int(seconds // 3600)}h"
     return f"{int(seconds // 86400)}d"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+# --- the outcome of a cancel or a retry, said to the person who asked -------------------------
+
+SORRY = "Sorry, something went wrong on my side; nothing was changed. Try again soon."
+
+
+def refusal(job: Job, action: str) -> str:
+    return (
+        f"Sorry, only <@{job.user}> (who shared *{escape(job.file_name)}*) or a workspace admin "
+        f"can {action} job `{job.id}`. Nothing was changed."
+    )
+
+
+def how_it_ended(job: Job) -> str:
+    if job.state is State.CANCELLED:
+        return f"was cancelled by <@{job.cancelled_by}>" if job.cancelled_by else "was cancelled"
+    return job.state.value
+
+
+def describe_cancel(verdict: Verdict, job: Job) -> str:
+    """`job` is the record after the attempt, so a late click hears how the job really ended."""
+    name = escape(job.file_name)
+    if verdict is Verdict.DONE:
+        return f"Cancelled job `{job.id}` (*{name}*). Its thread says so."
+    if verdict in (Verdict.ALREADY_FINAL, Verdict.RACED) and job.is_final:
+        return (
+            f"Job `{job.id}` (*{name}*) has already finished: it {how_it_ended(job)}, "
+            "so there is nothing to cancel."
+        )
+    if verdict is Verdict.RACED:
+        return f"Job `{job.id}` changed just now; look at its thread and try again."
+    return f"No job `{job.id}`."
+
+
+def describe_retry(verdict: Verdict, job: Job) -> str:
+    name = escape(job.file_name)
+    if verdict is Verdict.DONE:
+        return (
+            f"Retrying job `{job.id}` (*{name}*) as attempt {job.attempt}; follow it in its thread."
+        )
+    if verdict is Verdict.ALREADY_SUCCEEDED:
+        return f"Job `{job.id}` (*{name}*) already succeeded; there is nothing to retry."
+    if verdict is Verdict.STILL_ACTIVE:
+        return (
+            f"Job `{job.id}` (*{name}*) is still {job.state.value}; retry it once it has finished."
+        )
+    if verdict is Verdict.RACED:
+        return f"Job `{job.id}` changed just now; look at its thread and try again."
+    return f"No job `{job.id}`."
+
+
+def build_retired_progress(before: Job, *, by: str) -> tuple[str, list[dict[str, Any]]]:
+    """The progress message of an attempt that was retried: no buttons any more, and a pointer
+    to the new attempt's message below it (a click on a stale Retry would retry the new one)."""
+    ended = f"failed: {before.reason}" if before.state is State.FAILED else how_it_ended(before)
+    text = (
+        f":repeat: *{escape(before.file_name)}* — attempt {before.attempt} {ended} — "
+        f"<@{by}> retried it as attempt {before.attempt + 1} (below) — job `{before.id}`"
+    )
+    context = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Shared by <@{before.user}>"}],
+    }
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, context]

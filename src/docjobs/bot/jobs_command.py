@@ -5,6 +5,10 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from docjobs.bot.command_parser import (
     CommandError,
@@ -12,8 +16,19 @@ from docjobs.bot.command_parser import (
     help_text,
     parse_jobs_command,
     usage_line,
+    usage_lines,
 )
-from docjobs.bot.command_views import Stats, build_job_detail, build_job_table, build_stats
+from docjobs.bot.command_views import (
+    Stats,
+    build_job_detail,
+    build_job_table,
+    build_retired_progress,
+    build_stats,
+    describe_cancel,
+    describe_retry,
+    escape,
+    refusal,
+)
 from docjobs.bot.deps import BotDeps
 from docjobs.bot.permissions import Permissions
 from docjobs.jobs.control import Verdict, cancel_job, retry_job
@@ -23,6 +38,27 @@ from docjobs.jobs.model import Job, State
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+# What a missing id is suggested from: jobs the caller could cancel, or retry.
+SUGGEST_STATES = {
+    "cancel": (State.QUEUED, State.RUNNING, State.RETRYING),
+    "retry": (State.FAILED, State.CANCELLED),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the caller sees; `retried` is the job as it was before a retry the command made,
+    whose progress message is retired once the answer is sent (see retire_progress_message)."""
+
+    text: str
+    retried: Job | None = None
+
+
+@dataclass(frozen=True)
+class Retried:
+    verdict: Verdict
+    text: str
+    before: Job
 
 
 class JobsCommand:
@@ -32,14 +68,31 @@ class JobsCommand:
         self.permissions = permissions
         self.stats = stats
 
-    def answer(self, text: str, *, user: str, channel: str) -> str:
+    def answer(self, text: str, *, user: str, channel: str) -> Answer:
         try:
             command = parse_jobs_command(text)
+            if command.name == "retry":
+                return self._retry(command, user=user)
             handler = getattr(self, f"_{command.name}")
-            return str(handler(command, user=user, channel=channel))
+            return Answer(str(handler(command, user=user, channel=channel)))
         except CommandError as exc:
-            usage = usage_line(exc.subcommand) if exc.subcommand else "Try `/jobs help`."
-            return f"{exc.message}\nUsage: {usage}"
+            return Answer(self._explain(exc, user=user))
+
+    def _explain(self, exc: CommandError, *, user: str) -> str:
+        what = exc.message
+        if exc.missing_id and exc.subcommand in SUGGEST_STATES:
+            what += self._suggest_ids(user, SUGGEST_STATES[exc.subcommand])
+        if exc.subcommand:
+            return f"{what}\nUsage: {usage_line(exc.subcommand)}"
+        return f"{what}\nUsage:\n{usage_lines()}"
+
+    def _suggest_ids(self, user: str, states: tuple[State, ...]) -> str:
+        jobs = self.store.get_many(self.store.recent_ids(user=user, limit=20))
+        fitting = [job for job in jobs if job.state in states][:3]
+        if not fitting:
+            return ""
+        named = ", ".join(f"`{job.id}` ({escape(job.file_name)})" for job in fitting)
+        return f" Yours that fit: {named}."
 
     # --- subcommands -------------------------------------------------------------------------
 
@@ -89,7 +142,11 @@ class JobsCommand:
             title = "Your jobs" if command.scope == "mine" else f"Jobs in <#{channel}>"
         pages = max(1, -(-total // PAGE_SIZE))
         if command.page > pages:
-            return f"There {'is' if pages == 1 else 'are'} only {pages} page(s) of {title.lower()}."
+            raise CommandError(
+                f"There is no page {command.page} of {title.lower()}: "
+                f"{'there is 1 page' if pages == 1 else f'there are {pages} pages'}.",
+                subcommand="list",
+            )
         return build_job_table(
             jobs,
             title=title,
@@ -102,21 +159,26 @@ class JobsCommand:
         job = self._resolve(command.args[0], user=user, subcommand="cancel")
         if not self.permissions.may_act(user, job):
             return refusal(job, "cancel")
-        return describe_cancel(cancel_job(self.store, job.id, by=user).verdict, job)
+        result = cancel_job(self.store, job.id, by=user)
+        return describe_cancel(result.verdict, result.job or job)
 
-    def _retry(self, command: ParsedCommand, *, user: str, channel: str) -> str:
+    def _retry(self, command: ParsedCommand, *, user: str) -> Answer:
         job = self._resolve(command.args[0], user=user, subcommand="retry")
         if not self.permissions.may_act(user, job):
-            return refusal(job, "retry")
-        return self.retry(job, user=user)
+            return Answer(refusal(job, "retry"))
+        retried = self.retry(job, user=user)
+        done = retried.verdict is Verdict.DONE
+        return Answer(retried.text, retried=retried.before if done else None)
 
     # --- shared with the buttons -------------------------------------------------------------
 
-    def retry(self, job: Job, *, user: str) -> str:
+    def retry(self, job: Job, *, user: str) -> Retried:
+        """Retry `job` (just read; the caller may act on it) and send the new attempt to the
+        workers. Enqueue failures are the sweeper's: the job stays `queued` and is resent."""
         result = retry_job(self.store, job.id, by=user)
         if result.verdict is Verdict.DONE and result.job is not None:
             self.deps.queue.enqueue(job.id, result.job.attempt)
-        return describe_retry(result.verdict, result.job or job)
+        return Retried(result.verdict, describe_retry(result.verdict, result.job or job), job)
 
     def _resolve(self, text: str, *, user: str, subcommand: str) -> Job:
         job_id = normalize_job_id(text)
@@ -135,31 +197,16 @@ class JobsCommand:
         raise CommandError(what, subcommand=subcommand)
 
 
-def refusal(job: Job, action: str) -> str:
-    return (
-        f"Sorry, only <@{job.user}> (who shared *{job.file_name}*) or a workspace admin "
-        f"can {action} job `{job.id}`. Nothing was changed."
-    )
-
-
-def describe_cancel(verdict: Verdict, job: Job) -> str:
-    if verdict is Verdict.DONE:
-        return f"Cancelled job `{job.id}` ({job.file_name}). Its thread says so."
-    if verdict is Verdict.ALREADY_FINAL or verdict is Verdict.RACED:
-        return f"Job `{job.id}` has already finished, so there is nothing to cancel."
-    return f"No job `{job.id}`."
-
-
-def describe_retry(verdict: Verdict, job: Job) -> str:
-    if verdict is Verdict.DONE:
-        return (
-            f"Retrying job `{job.id}` ({job.file_name}) as attempt {job.attempt}; "
-            "follow it in its thread."
+def retire_progress_message(client: WebClient, before: Job, *, by: str) -> None:
+    """After a retry, the ended attempt's progress message loses its buttons and points to the
+    new attempt's message, which the reporter posts below it. Called after the ack: a slow
+    Slack must not cost the answer its 3 s."""
+    if not before.progress_ts or before.progress_attempt != before.attempt:
+        return
+    text, blocks = build_retired_progress(before, by=by)
+    try:
+        client.chat_update(channel=before.channel, ts=before.progress_ts, text=text, blocks=blocks)
+    except (SlackClientError, OSError):
+        logger.exception(
+            "job %s: could not retire attempt %d's progress message", before.id, before.attempt
         )
-    if verdict is Verdict.ALREADY_SUCCEEDED:
-        return f"Job `{job.id}` already succeeded; there is nothing to retry."
-    if verdict is Verdict.STILL_ACTIVE:
-        return f"Job `{job.id}` is still {job.state.value}; retry it once it has finished."
-    if verdict is Verdict.RACED:
-        return f"Job `{job.id}` changed just now; look at its thread and try again."
-    return f"No job `{job.id}`."

@@ -6,7 +6,7 @@ import logging
 import time
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackClientError
 
 from docjobs.jobs.model import Job
 
@@ -20,6 +20,7 @@ class Permissions:
         self._admins: dict[str, tuple[bool, float]] = {}
 
     def may_act(self, user_id: str, job: Job) -> bool:
+        """Cancel or retry `job`: its sharer without asking Slack; anyone else if an admin."""
         return user_id == job.user or self.is_admin(user_id)
 
     def is_admin(self, user_id: str) -> bool:
@@ -28,7 +29,9 @@ class Permissions:
             return cached[0]
         try:
             user = self.client.users_info(user=user_id)["user"]
-        except SlackApiError:
+        except (SlackClientError, OSError):
+            # Slack down or slow (the client's timeout is short: we answer within 3 s): refuse
+            # this once rather than act for someone we could not check; not cached.
             logger.exception("users.info failed for %s; treating as not an admin", user_id)
             return False
         admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

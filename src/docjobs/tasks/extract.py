@@ -14,9 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pypdf
 from pypdf.errors import (
     DependencyError,
     DeprecationError,
@@ -26,7 +25,6 @@ from pypdf.errors import (
 )
 
 from docjobs.jobs.errors import (
-    Cancelled,
     CorruptPdf,
     JobError,
     PasswordProtected,
@@ -34,6 +32,9 @@ from docjobs.jobs.errors import (
     UnsupportedPdf,
 )
 from docjobs.tasks.progress import CancelFn
+
+if TYPE_CHECKING:
+    from docjobs.tasks.extract_pypdf import ReaderCache
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +48,23 @@ except ImportError:  # pragma: no cover - billiard comes with celery
 PageFn = Callable[[int, int], None]
 ENGINES = ("pypdf", "pdfium", "auto")
 
-# pypdf allows 75 MB per decoded stream; a bot reading text needs far less, and each limit
-# reached is a page lost (LimitReachedError), not a worker killed. No external jbig2dec.
-PYPDF_LIMITS: dict[str, Any] = {
-    "zlib_maximum_output_length": 30_000_000,
-    "lzw_maximum_output_length": 30_000_000,
-    "run_length_maximum_output_length": 30_000_000,
-    "brotli_maximum_output_length": 30_000_000,
-    "jbig2_maximum_output_length": 30_000_000,
-    "array_based_stream_maximum_output_length": 30_000_000,
-    "image_maximum_buffer_size": 30_000_000,
-    "stream_decoding_work_maximum_length": 120_000_000,
-    "xfa_decoding_work_maximum_length": 60_000_000,
-    "jbig2dec_binary": None,
-}
-
 
 class PageText(NamedTuple):
     number: int  # 1-based
     text: str
+
+
+class PageRange(NamedTuple):
+    """The pages to read: `first` to `last` (1-based, inclusive; None: to the end)."""
+
+    first: int = 1
+    last: int | None = None
+
+    def numbers(self, total: int) -> range:
+        return range(self.first, min(self.last or total, total) + 1)
+
+    def is_whole(self, total: int) -> bool:
+        return self.first == 1 and (self.last is None or self.last >= total)
 
 
 @dataclass
@@ -77,6 +76,9 @@ class Extraction:
     image_pages: int = 0
     min_chars_per_page: int = 20
     engine: str = "pypdf"
+    # For a page range only: what the whole document fails with if all its pages fail like
+    # these did (a range cannot tell alone; the job's joiner decides).
+    unreadable: JobError | None = None
 
     @property
     def pages(self) -> int:
@@ -155,8 +157,17 @@ def extract_pages(
     should_cancel: CancelFn | None = None,
     min_chars_per_page: int = 20,
     engine: str = "pypdf",
+    first_page: int = 1,
+    last_page: int | None = None,
+    readers: ReaderCache | None = None,
 ) -> Extraction:
-    """Read the text of every page; raise a JobError if the document as a whole cannot be read."""
+    """Read the text of every page; raise a JobError if the document as a whole cannot be read.
+
+    With `first_page`/`last_page` (1-based, inclusive; clipped to the document) only that range
+    is read, `on_page` counts within it, and a range whose every page fails is not an error by
+    itself: the error the document would fail with is left in `Extraction.unreadable`.
+    `readers` keeps pypdf's reader of the file for the next range read from it.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown extraction engine {engine!r}; expected one of {ENGINES}")
     path = Path(path)
@@ -165,24 +176,53 @@ def extract_pages(
         "on_page": on_page,
         "should_cancel": should_cancel,
         "min_chars_per_page": min_chars_per_page,
+        "pages": PageRange(max(first_page, 1), last_page),
     }
     if engine == "pypdf":
-        return _extract_pypdf(path, **kwargs)
-    return _extract_pdfium_first(path, auto=engine == "auto", **kwargs)
+        from docjobs.tasks.extract_pypdf import extract_with_pypdf
+
+        return extract_with_pypdf(path, readers=readers, **kwargs)
+    return _extract_pdfium_first(path, auto=engine == "auto", readers=readers, **kwargs)
 
 
-def finish(path: Path, extraction: Extraction, failures: list[tuple[int, BaseException]]) -> None:
-    """Fail the document if every page failed, with the commonest failure's class."""
+def finish(
+    path: Path,
+    extraction: Extraction,
+    failures: list[tuple[int, BaseException]],
+    *,
+    total: int,
+    whole: bool = True,
+) -> None:
+    """Fail the document if every page failed, with the commonest failure's class (for a page
+    range, keep that error in `extraction.unreadable` instead)."""
     if not failures or len(failures) < extraction.pages:
         return
     classes = Counter(classify(exc) for _, exc in failures)
     cls = classes.most_common(1)[0][0]
     first = next(exc for _, exc in failures if classify(exc) is cls)
-    n = extraction.pages
-    context = (
-        "the only page could not be read" if n == 1 else f"none of the {n} pages could be read"
-    )
-    raise error_for(first, context) from first
+    if total == 1:
+        context = "the only page could not be read"
+    else:
+        context = f"none of the {total} pages could be read"
+    error = error_for(first, context)
+    if not whole:
+        extraction.unreadable = error
+        return
+    raise error from first
+
+
+def count_pages(path: Path, *, engine: str = "pypdf") -> int | None:
+    """The document's page count, as `engine` will see it, without reading any page; None if
+    it cannot be opened (extraction then says why)."""
+    from docjobs.tasks.extract_pypdf import count_with_pypdf
+
+    if engine != "pypdf":
+        from docjobs.tasks.extract_pdfium import count_with_pdfium
+
+        count = count_with_pdfium(path)
+        if count:
+            return count
+    return count_with_pypdf(path)
 
 
 def check_page_count(total: int, max_pages: int) -> None:
@@ -192,85 +232,21 @@ def check_page_count(total: int, max_pages: int) -> None:
         raise CorruptPdf("This PDF has no pages.")
 
 
-def _extract_pypdf(
-    path: Path,
-    *,
-    max_pages: int,
-    on_page: PageFn | None,
-    should_cancel: CancelFn | None,
-    min_chars_per_page: int,
+def _extract_pdfium_first(
+    path: Path, *, auto: bool, readers: ReaderCache | None, **kwargs: Any
 ) -> Extraction:
-    with pypdf.apply_configuration(**PYPDF_LIMITS):
-        try:
-            reader = pypdf.PdfReader(path, strict=False)
-            # pypdf has already tried the empty password; decrypt("") says whether it worked.
-            if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
-                raise PasswordProtected()
-            total = len(reader.pages)
-        except NEVER_SWALLOW:
-            raise
-        except Exception as exc:
-            log_failure(path, "cannot open", exc)
-            raise error_for(exc) from exc
-        check_page_count(total, max_pages)
-        texts: list[PageText] = []
-        failures: list[tuple[int, BaseException]] = []
-        image_pages = 0
-        for number in range(1, total + 1):
-            if should_cancel is not None and should_cancel():
-                raise Cancelled(f"Cancelled at page {number} of {total}.")
-            text = ""
-            try:
-                page = reader.pages[number - 1]
-                text = page.extract_text() or ""
-                image_pages += _has_images(page)
-            except NEVER_SWALLOW:
-                raise
-            except Exception as exc:
-                log_failure(path, f"page {number} of {total} could not be read", exc)
-                failures.append((number, exc))
-            texts.append(PageText(number, text))
-            if on_page is not None:
-                on_page(number, total)
-    failed = [n for n, _ in failures]
-    extraction = Extraction(texts, failed, image_pages, min_chars_per_page, engine="pypdf")
-    finish(path, extraction, failures)
-    return extraction
-
-
-def _has_images(page: Any, depth: int = 0) -> bool:
-    """True if the page (or a form it draws, one level down) paints an image XObject."""
-    try:
-        resources = page.get("/Resources")
-        xobjects = resources.get_object().get("/XObject") if resources is not None else None
-        if xobjects is None:
-            return False
-        for ref in xobjects.get_object().values():
-            xobject = ref.get_object()
-            subtype = xobject.get("/Subtype")
-            if subtype == "/Image" or (
-                subtype == "/Form" and depth < 1 and _has_images(xobject, 1)
-            ):
-                return True
-    except NEVER_SWALLOW:
-        raise
-    except Exception:  # only a hint for the scan warning: never worth failing a page for
-        return False
-    return False
-
-
-def _extract_pdfium_first(path: Path, *, auto: bool, **kwargs: Any) -> Extraction:
     from docjobs.tasks.extract_pdfium import PdfiumCannotRead, extract_with_pdfium
+    from docjobs.tasks.extract_pypdf import extract_with_pypdf
 
     try:
         extraction = extract_with_pdfium(path, **kwargs)
     except PdfiumCannotRead as exc:
         logger.info("%s: pdfium cannot read it (%s); reading with pypdf", path.name, exc)
-        return _extract_pypdf(path, **kwargs)
+        return extract_with_pypdf(path, readers=readers, **kwargs)
     if auto and (extraction.failed_pages or extraction.low_text):
         # A second opinion, without progress (it would run backwards); keep the better read.
         try:
-            second = _extract_pypdf(path, **{**kwargs, "on_page": None})
+            second = extract_with_pypdf(path, readers=readers, **{**kwargs, "on_page": None})
         except (CorruptPdf, UnsupportedPdf, TooLarge):
             return extraction
         worse = (len(extraction.failed_pages), -extraction.chars)

@@ -15,6 +15,7 @@ from docjobs.tasks.extract import (
     NEVER_SWALLOW,
     Extraction,
     PageFn,
+    PageRange,
     PageText,
     check_page_count,
     log_failure,
@@ -33,8 +34,10 @@ def extract_with_pdfium(
     on_page: PageFn | None,
     should_cancel: CancelFn | None,
     min_chars_per_page: int,
+    pages: PageRange = PageRange(),
 ) -> Extraction:
-    """Read every page with pdfium; raise PdfiumCannotRead where pypdf should try instead."""
+    """Read every page (or `pages`) with pdfium; raise PdfiumCannotRead where pypdf should try
+    instead (the document will not open, or none of the pages asked for could be read)."""
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
@@ -49,7 +52,8 @@ def extract_with_pdfium(
         texts: list[PageText] = []
         failed: list[int] = []
         image_pages = 0
-        for number in range(1, total + 1):
+        numbers = pages.numbers(total)
+        for done, number in enumerate(numbers, 1):
             if should_cancel is not None and should_cancel():
                 raise Cancelled(f"Cancelled at page {number} of {total}.")
             text = ""
@@ -70,9 +74,21 @@ def extract_with_pdfium(
                 failed.append(number)
             texts.append(PageText(number, text))
             if on_page is not None:
-                on_page(number, total)
-        if len(failed) == total:
-            raise PdfiumCannotRead(f"none of the {total} pages could be read")
+                on_page(done, len(numbers))
+        if failed and len(failed) == len(numbers):
+            raise PdfiumCannotRead(f"none of the {len(numbers)} pages could be read")
     finally:
         document.close()
     return Extraction(texts, failed, image_pages, min_chars_per_page, engine="pdfium")
+
+
+def count_with_pdfium(path: Path) -> int | None:
+    """The page count as pdfium sees it; None where it cannot open the file."""
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError:
+        return None
+    try:
+        return len(document)
+    finally:
+        document.close()

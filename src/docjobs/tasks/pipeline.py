@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,24 +115,56 @@ def run_pipeline(
             min_chars_per_page=settings.min_chars_per_page,
             engine=engine,
         )
-        _stop_if_cancelled(should_cancel)
+        stop_if_cancelled(should_cancel)
         on_progress("chunking", overall_percent("chunking", 0, 1), _count(extraction.words, "word"))
         chunks = chunk_pages(
             extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
         )
-        vectors = _embed(
+        return index_chunks(
+            extraction,
             chunks,
-            embedder,
-            batch=settings.embed_batch,
+            [None] * len(chunks),
+            job_id=job_id,
+            settings=settings,
             on_progress=on_progress,
             should_cancel=should_cancel,
+            embedder=embedder,
+            store=store,
+            started=started,
         )
-        _stop_if_cancelled(should_cancel)
-        on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
-        store.replace(job_id, chunks, vectors)
     except Cancelled:
         store.delete(job_id)  # a cancelled job leaves nothing behind, whatever ran before
         raise
+
+
+def index_chunks(
+    extraction: Extraction,
+    chunks: list[Chunk],
+    vectors: Sequence[list[float] | None],
+    *,
+    job_id: str,
+    settings: Settings,
+    on_progress: ProgressFn,
+    should_cancel: CancelFn,
+    embedder: Embedder,
+    store: ChunkStore,
+    started: float,
+) -> Outcome:
+    """The steps after chunking: embed the chunks that have no vector yet (None), store them
+    all as the job's chunks, and say how it went. `started` is a `time.monotonic()` value."""
+    missing = [i for i, vector in enumerate(vectors) if vector is None]
+    embedded = embed_chunks(
+        [chunks[i] for i in missing],
+        embedder,
+        batch=settings.embed_batch,
+        on_progress=on_progress,
+        should_cancel=should_cancel,
+    )
+    fresh = iter(embedded)
+    complete = [vector if vector is not None else next(fresh) for vector in vectors]
+    stop_if_cancelled(should_cancel)
+    on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
+    store.replace(job_id, chunks, complete)
     on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
     seconds = time.monotonic() - started
     logger.info(
@@ -154,7 +187,7 @@ def run_pipeline(
     )
 
 
-def _embed(
+def embed_chunks(
     chunks: list[Chunk],
     embedder: Embedder,
     *,
@@ -162,10 +195,11 @@ def _embed(
     on_progress: ProgressFn,
     should_cancel: CancelFn,
 ) -> list[list[float]]:
+    """Vectors for `chunks`, a batch at a time, checking for a cancel between batches."""
     vectors: list[list[float]] = []
     batch = max(1, batch)
     for i in range(0, len(chunks), batch):
-        _stop_if_cancelled(should_cancel)
+        stop_if_cancelled(should_cancel)
         vectors.extend(embedder.embed([chunk.text for chunk in chunks[i : i + batch]]))
         done = min(i + batch, len(chunks))
         percent = overall_percent("embedding", done, len(chunks))
@@ -177,7 +211,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _stop_if_cancelled(should_cancel: CancelFn) -> None:
+def stop_if_cancelled(should_cancel: CancelFn) -> None:
     if should_cancel():
         raise Cancelled()
 

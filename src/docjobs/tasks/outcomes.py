@@ -1,0 +1,145 @@
+"""How a task ends a job: retry with backoff, fail it (dead-lettered once retries run out), or
+post its outcome. Shared by the whole-document task and the page-range tasks of a split job."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from docjobs.jobs.errors import JobError, TooLarge, TransientError
+from docjobs.jobs.model import State
+from docjobs.jobs.results import JobResult, record_result
+from docjobs.settings import Settings
+from docjobs.tasks.celery_app import DELIVER_TASK
+from docjobs.tasks.context import WorkerContext
+from docjobs.tasks.delivery import post_result
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_MAX_RETRIES = 40
+GAVE_UP_HINT = "Wait a few minutes for the service to recover."
+
+
+def backoff_s(retries: int, *, base: float, cap: float, at_least: float = 0.0) -> float:
+    """Exponential backoff with full jitter, never below what the server asked for."""
+    return max(at_least, random.uniform(0.5, 1.0) * min(cap, base * 2**retries))
+
+
+def job_error_for(exc: BaseException, settings: Settings, *, job_id: str) -> JobError:
+    """The JobError a task ends with when something other than a JobError stopped it."""
+    if isinstance(exc, JobError):
+        return exc
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return out_of_time(settings)
+    if isinstance(exc, MemoryError):
+        return TooLarge("This PDF needs more memory than a worker may use.")
+    logger.error("job %s: unexpected error", job_id, exc_info=exc)
+    return TransientError("An unexpected error stopped the job.")
+
+
+def out_of_time(settings: Settings) -> TooLarge:
+    minutes = settings.task_soft_time_limit // 60 or 1
+    return TooLarge(f"Processing took longer than {minutes} minutes.")
+
+
+def handle_failure(
+    task: Task,
+    job_id: str,
+    attempt: int,
+    exc: JobError,
+    ctx: WorkerContext,
+    *,
+    retries: int,
+    started: float,
+) -> None:
+    """Retry `task` later if that can help (raises celery's Retry); else post a failed outcome."""
+    settings = ctx.settings
+    if exc.retryable and retries < settings.max_retries:
+        countdown = backoff_s(
+            retries,
+            base=settings.retry_backoff_base_s,
+            cap=settings.retry_backoff_max,
+            at_least=float(getattr(exc, "retry_after", None) or 0),
+        )
+        ctx.store.transition(
+            job_id,
+            State.RETRYING,
+            attempt=attempt,
+            fields={
+                "reason": exc.sentence,
+                "reason_code": exc.code,
+                "retries": retries + 1,
+                "next_run_at": time.time() + countdown,
+                "detail": f"retry {retries + 1} of {settings.max_retries} in {countdown:.0f}s",
+            },
+        )
+        logger.warning(
+            "job %s attempt %d: %s; retry %d in %.1fs",
+            job_id,
+            attempt,
+            exc.detail,
+            retries + 1,
+            countdown,
+        )
+        raise task.retry(countdown=countdown, max_retries=None)
+    dead = exc.retryable  # a transient error that outlived its retries
+    logger.warning(
+        "job %s attempt %d failed (%s): %s%s",
+        job_id,
+        attempt,
+        exc.code,
+        exc.detail,
+        " — dead-lettered" if dead else "",
+    )
+    result = JobResult(
+        job_id=job_id,
+        attempt=attempt,
+        status="failed",
+        reason_code=exc.code,
+        reason=exc.sentence,
+        hint=GAVE_UP_HINT if dead else exc.hint,
+        seconds=time.time() - started,
+        retries=retries,
+        dead_lettered=dead,
+    )
+    send_result(task, result, ctx)
+
+
+def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
+    """Post the outcome now; if the results service is down, hand it to a durable task."""
+    try:
+        post_result(
+            ctx.http,
+            url=ctx.settings.results_url,
+            secret=ctx.settings.results_secret,
+            result=result,
+        )
+    except TransientError as exc:
+        logger.warning(
+            "job %s: outcome not delivered (%s); queued for redelivery", result.job_id, exc.detail
+        )
+        task.app.send_task(DELIVER_TASK, args=[result.model_dump()], countdown=1)
+
+
+def deliver_later(task: Task, result: JobResult, ctx: WorkerContext) -> None:
+    try:
+        post_result(
+            ctx.http,
+            url=ctx.settings.results_url,
+            secret=ctx.settings.results_secret,
+            result=result,
+        )
+    except TransientError as exc:
+        retries = task.request.retries or 0
+        if retries < DELIVERY_MAX_RETRIES:
+            raise task.retry(countdown=backoff_s(retries, base=1.0, cap=60.0)) from exc
+        # The results service has been gone for most of an hour: record it here rather than
+        # lose the outcome. record_result applies it once, whoever gets there first.
+        logger.error(
+            "job %s: results service unreachable; recording outcome directly", result.job_id
+        )
+        record_result(ctx.store, result)

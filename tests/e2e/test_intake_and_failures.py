@@ -160,7 +160,17 @@ def test_password_protected_pdf_says_so_and_is_not_retried(stack: Stack, corpus_
     thread = stack.wait_for_outcome(shared["channel"], shared["ts"])
     outcome = bot_replies(thread)[-1]["text"]
     assert "password-protected" in outcome and "without a password" in outcome
-    assert [r["name"] for r in thread["parent"]["reactions"]] == ["x"]
+    wait_until(
+        lambda: (
+            [
+                r["name"]
+                for r in stack.thread(shared["channel"], shared["ts"])["parent"].get(
+                    "reactions", []
+                )
+            ]
+            == ["x"]
+        )
+    )
     [job_id] = jobs_in(stack, shared["channel"])
     assert stack.job(job_id)["retries"] == 0
 

@@ -20,7 +20,9 @@ def slow_retry_stack(
     """Backoff from 2 s, so a retry is still waiting when the progress message is next edited
     (at most one edit per 3 s)."""
     env = {"DOCJOBS_RETRY_BACKOFF_BASE_S": "2"}
-    with running_stack(redis_server.url, tmp_path_factory.mktemp("retry"), extra_env=env) as s:
+    # Its own Redis database: its reporter must not take the package stack's events.
+    url = redis_server.url.rsplit("/", 1)[0] + "/2"
+    with running_stack(url, tmp_path_factory.mktemp("retry"), extra_env=env) as s:
         yield s
 
 

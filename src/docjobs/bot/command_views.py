@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from docjobs.bot.views import STEP_WORDS
+from docjobs.bot.views import STEP_WORDS, escape
 from docjobs.jobs.control import Verdict
 from docjobs.jobs.model import Job, State
 
@@ -22,11 +22,6 @@ class Stats:
     failed_last_hour: int
     dead_letters: int
     median_s_per_page: float | None
-
-
-def escape(text: str) -> str:
-    """Slack reads `&`, `<` and `>` as markup even in a file name; these are its escapes."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def thread_link(job: Job) -> str:

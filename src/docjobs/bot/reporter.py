@@ -20,11 +20,12 @@ import redis
 from docjobs.bot.slack_calls import Deferred, SlackCalls
 from docjobs.bot.views import REACTIONS, build_outcome_text, build_progress_message
 from docjobs.jobs.events import EventStream
-from docjobs.jobs.model import Job
+from docjobs.jobs.model import FINAL_STATES, Job
 from docjobs.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
 
+FINAL_STATE_NAMES = {state.value for state in FINAL_STATES}
 PROGRESS_KIND = "docjobs_progress"
 OUTCOME_KIND = "docjobs_outcome"
 # A post claimed this long ago and never marked done: its reporter died mid-post.
@@ -97,7 +98,10 @@ class Reporter:
             job_id = fields.get("job_id")
             if job_id:
                 self.pending.setdefault(job_id, set()).add(msg_id)
-                self.next_try.setdefault(job_id, 0.0)
+                if fields.get("state") in FINAL_STATE_NAMES:
+                    self.next_try[job_id] = 0.0  # an outcome does not wait for edit pacing
+                else:
+                    self.next_try.setdefault(job_id, 0.0)
             else:
                 self.stream.ack(msg_id)
         self.flush()
@@ -141,11 +145,15 @@ class Reporter:
         if not job.is_final:
             self._ensure_progress_message(job)
             caught_up = self._edit_progress(job)
-        elif self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
+        else:
+            # The outcome reply (the notification) goes out at once; the progress message's
+            # final edit keeps to the one-edit-per-interval pace like any other.
             self._ensure_progress_message(job)
-            self._edit_progress(job, force=True)
-            self._post_outcome(job)
-            self.rendered.pop(job_id, None)
+            if self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
+                self._post_outcome(job)
+            caught_up = self._edit_progress(job)
+            if caught_up:
+                self.rendered.pop(job_id, None)
         if reaction_wait is not None:
             raise Deferred(reaction_wait)
         return caught_up
@@ -204,6 +212,7 @@ class Reporter:
             self.calls.call(
                 "reactions.remove", channel=job.channel, timestamp=job.message_ts, name=job.reaction
             )
+            self.store.set_fields(job.id, reaction="")  # removed: never remove it twice
         self.calls.call("reactions.add", channel=job.channel, timestamp=job.message_ts, name=wanted)
         self.store.set_fields(job.id, reaction=wanted)
 

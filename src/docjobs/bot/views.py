@@ -32,6 +32,12 @@ STEP_WORDS = {
 }
 
 
+def escape(text: str) -> str:
+    """Slack reads `&`, `<` and `>` as markup even in a file name: `<!channel>.pdf` must
+    mention nobody."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def progress_bar(percent: int, width: int = 10) -> str:
     filled = max(0, min(width, round(percent * width / 100)))
     return "▓" * filled + "░" * (width - filled)
@@ -39,7 +45,7 @@ def progress_bar(percent: int, width: int = 10) -> str:
 
 def build_progress_text(job: Job) -> str:
     """The one line the progress message says; also its notification fallback text."""
-    name = f"*{job.file_name}*"
+    name = f"*{escape(job.file_name)}*"
     if job.state is State.QUEUED:
         return f":hourglass_flowing_sand: {name} is queued — job `{job.id}`"
     if job.state is State.RUNNING:
@@ -75,7 +81,7 @@ def build_progress_message(job: Job) -> tuple[str, Blocks]:
 
 def build_outcome_text(job: Job) -> str:
     """The thread reply that notifies the person: what happened and what to do next."""
-    name = f"*{job.file_name}*"
+    name = f"*{escape(job.file_name)}*"
     if job.state is State.SUCCEEDED:
         lines = [
             f":white_check_mark: Done: {name} — {_count(job.pages, 'page')}, "
@@ -97,7 +103,7 @@ def build_outcome_text(job: Job) -> str:
 
 
 def build_rejection_text(file_name: str, reason: str) -> str:
-    return f":warning: I did not queue *{file_name}*: {reason}"
+    return f":warning: I did not queue *{escape(file_name)}*: {reason}"
 
 
 def _count(n: int, noun: str) -> str:

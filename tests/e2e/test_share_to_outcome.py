@@ -32,8 +32,7 @@ def test_thread_shows_queued_progress_and_outcome(stack: Stack, tmp_path: Path) 
     stack.wait_for_outcome(channel, ts)
 
     def settled() -> dict | None:
-        # The outcome reply comes first; the final edit keeps to the 3 s edit pace and the
-        # reaction to Slack's reaction limits, so both may follow a moment later.
+        # The reaction keeps to Slack's reaction limits, so it may follow a moment later.
         now = stack.thread(channel, ts)
         done = bot_replies(now)[0]["text"].startswith(":white_check_mark: *q3-report.pdf* — done")
         reactions = [r["name"] for r in now["parent"].get("reactions", [])]
@@ -67,8 +66,8 @@ def test_thread_shows_queued_progress_and_outcome(stack: Stack, tmp_path: Path) 
         messages[0]
     )
     assert messages[-2:] == [
-        f"posted {outcome['text']}",
         f"edited :white_check_mark: *q3-report.pdf* — done — job `{job_id}`",
+        f"posted {outcome['text']}",
     ]
     middle = messages[1:-2]
     percents = []

@@ -145,15 +145,13 @@ class Reporter:
         if not job.is_final:
             self._ensure_progress_message(job)
             caught_up = self._edit_progress(job)
-        else:
-            # The outcome reply (the notification) goes out at once; the progress message's
-            # final edit keeps to the one-edit-per-interval pace like any other.
+        elif self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
+            # The final state is shown at once, not after the edit pace: the progress message
+            # and the outcome reply must never disagree for long.
             self._ensure_progress_message(job)
-            if self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
-                self._post_outcome(job)
-            caught_up = self._edit_progress(job)
-            if caught_up:
-                self.rendered.pop(job_id, None)
+            self._edit_progress(job, force=True)
+            self._post_outcome(job)
+            self.rendered.pop(job_id, None)
         if reaction_wait is not None:
             raise Deferred(reaction_wait)
         return caught_up

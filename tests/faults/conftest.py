@@ -16,6 +16,9 @@ FAST_RECOVERY = {
     "DOCJOBS_SWEEP_INTERVAL_S": "1",
     "DOCJOBS_REPORTER_CLAIM_AFTER_S": "3",
     "DOCJOBS_SLACK_TIMEOUT_S": "2",
+    # One long job per PDF, so a fault lands mid-job; split jobs have their own kill test
+    # (tests/e2e/test_split_jobs.py).
+    "DOCJOBS_SPLIT_MIN_PAGES": "0",
 }
 
 

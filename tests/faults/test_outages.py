@@ -26,7 +26,7 @@ def aof_stack(aof_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
 def test_redis_restarted_while_jobs_are_queued_running_and_reported(
     aof_stack: Stack, aof_redis: EmbeddedRedis, tmp_path: Path
 ) -> None:
-    pdf = write_long_pdf(tmp_path / "doc.pdf", 400).read_bytes()
+    pdf = write_long_pdf(tmp_path / "doc.pdf", 1500).read_bytes()
     shares = [aof_stack.share(pdf, filename=f"doc-{i}.pdf") for i in range(4)]
     wait_until(lambda: running_percent(aof_stack, shares[0]) >= 15, timeout_s=60)
     aof_redis.stop()
@@ -39,7 +39,7 @@ def test_redis_restarted_while_jobs_are_queued_running_and_reported(
 def test_results_service_down_for_30_seconds_while_workers_finish(
     fault_stack: Stack, tmp_path: Path
 ) -> None:
-    pdf = write_long_pdf(tmp_path / "doc.pdf", 300).read_bytes()
+    pdf = write_long_pdf(tmp_path / "doc.pdf", 1500).read_bytes()
     shares = [fault_stack.share(pdf, filename=f"doc-{i}.pdf") for i in range(3)]
     wait_until(lambda: running_percent(fault_stack, shares[0]) >= 15, timeout_s=60)
     fault_stack.stop("web")

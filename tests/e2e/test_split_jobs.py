@@ -96,19 +96,6 @@ def part_pids(stack: Stack, job_id: str) -> set[int]:
     return pids
 
 
-def busiest_child(stack: Stack) -> int:
-    def cpu(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            return -1
-        return int(fields[11]) + int(fields[12])
-
-    before = {pid: cpu(pid) for pid in stack.worker_children()}
-    time.sleep(0.3)
-    return max(before, key=lambda pid: cpu(pid) - before[pid])
-
-
 def test_a_split_job_ends_as_one_pass_would_end_it(split_stack: Stack, tmp_path: Path) -> None:
     path = write_pages_pdf(tmp_path / "report.pdf", 120, words_per_page=150)
     shared = split_stack.share(path.read_bytes(), filename="report.pdf")
@@ -149,7 +136,7 @@ def test_a_part_process_killed_mid_job_still_gives_one_good_outcome(
     shared = split_stack.share(path.read_bytes(), filename="long.pdf")
     job_id = job_id_of(split_stack, shared)
     wait_until(lambda: split_stack.job(job_id)["percent"] >= 25, timeout_s=60, interval_s=0.02)
-    busy = busiest_child(split_stack)
+    busy = split_stack.busiest_pool_process()
     os.kill(busy, signal.SIGKILL)
     wait_until(lambda: busy not in split_stack.worker_children(), timeout_s=10)
     outcome = one_outcome(split_stack, shared)

@@ -43,7 +43,7 @@ def test_pool_process_killed_mid_job_repeatedly(fault_stack: Stack, tmp_path: Pa
     shared = fault_stack.share(pdf, filename="long.pdf")
     for _ in range(2):
         wait_until(lambda: running_percent(fault_stack, shared) >= 15, timeout_s=60)
-        busy = _busy_child(fault_stack)
+        busy = fault_stack.busiest_pool_process()
         os.kill(busy, signal.SIGKILL)
         wait_until(lambda b=busy: b not in fault_stack.worker_children(), timeout_s=10)
     assert_one_good_ending(fault_stack, shared, timeout_s=120)
@@ -73,18 +73,3 @@ def test_reporter_killed_mid_burst_then_restarted(fault_stack: Stack, tmp_path: 
     fault_stack.start("reporter", "reporter")
     for shared in shares:
         assert_one_good_ending(fault_stack, shared, timeout_s=90)
-
-
-def _busy_child(stack: Stack) -> int:
-    """The pool process burning CPU right now: the one extracting."""
-
-    def cpu(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            return -1
-        return int(fields[11]) + int(fields[12])
-
-    before = {pid: cpu(pid) for pid in stack.worker_children()}
-    time.sleep(0.5)
-    return max(before, key=lambda pid: cpu(pid) - before[pid])

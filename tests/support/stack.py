@@ -76,6 +76,20 @@ class Stack:
         path = Path(f"/proc/{main}/task/{main}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
+    def busiest_pool_process(self) -> int:
+        """The pool process burning CPU right now: the one running a job."""
+
+        def cpu(pid: int) -> int:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                return -1
+            return int(fields[11]) + int(fields[12])
+
+        before = {pid: cpu(pid) for pid in self.worker_children()}
+        time.sleep(0.4)
+        return max(before, key=lambda pid: cpu(pid) - before[pid])
+
     def wait_ready(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -104,11 +104,14 @@ def test_retry_button_after_a_failure_runs_it_again_in_the_same_thread(
         pdf, filename="notes.pdf", channel=new_channel(), user=ALICE, fail_download=404
     )
     channel, job_id = shared["channel"], job_id_of(stack, shared)
-    # Alice reads the failure reply, then clicks Retry on the progress message.
+    # Alice reads the failure reply, then clicks Retry on the progress message, which shows
+    # the failure at its next paced edit.
     wait_until(lambda: outcome_texts(stack, shared), timeout_s=10)
     assert outcome_texts(stack, shared)[0].startswith(":x: I could not process *notes.pdf*")
-    message = the_message(stack, shared)
-    assert message["text"].startswith(":x: *notes.pdf* — failed: ")
+    failed = ":x: *notes.pdf* — failed: "
+    message = wait_until(
+        lambda: (m := the_message(stack, shared))["text"].startswith(failed) and m, timeout_s=4
+    )
     assert buttons(message) == ["Retry"]
 
     click(stack, message, RETRY_ACTION, user=BOB)
@@ -127,9 +130,8 @@ def test_retry_button_after_a_failure_runs_it_again_in_the_same_thread(
     wait_for_state(stack, job_id, "succeeded", timeout_s=15)
     wait_until(lambda: len(outcome_texts(stack, shared)) == 2, timeout_s=10)
     assert outcome_texts(stack, shared)[1].startswith(":white_check_mark: Done: *notes.pdf*")
-    assert the_message(stack, shared, attempt=2)["text"] == (
-        f":white_check_mark: *notes.pdf* — done — job `{job_id}`"
-    )
+    done = f":white_check_mark: *notes.pdf* — done — job `{job_id}`"
+    wait_until(lambda: the_message(stack, shared, attempt=2)["text"] == done, timeout_s=4)
     assert private_notes(stack, user=ALICE, channel=channel) == []
 
 
@@ -153,5 +155,6 @@ def test_a_second_click_on_a_finished_job_explains_itself(stack: Stack, tmp_path
     finally:
         stack.start("reporter", "reporter")
     wait_until(lambda: outcome_texts(stack, shared), timeout_s=10)
-    assert the_message(stack, shared)["text"].startswith(":no_entry_sign: *long.pdf* — cancelled")
+    cancelled = ":no_entry_sign: *long.pdf* — cancelled"
+    wait_until(lambda: the_message(stack, shared)["text"].startswith(cancelled), timeout_s=4)
     assert len(outcome_texts(stack, shared)) == 1

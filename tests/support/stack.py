@@ -25,6 +25,7 @@ from tests.support.servers import serve
 BOT_TOKEN = "xoxb-sandbox-token"
 SIGNING_SECRET = "sandbox-signing-secret"
 OUTCOME_PREFIXES = (":white_check_mark: Done", ":x: I could not", ":no_entry_sign: Job")
+WORKING_PREFIXES = (":hourglass_flowing_sand:", ":gear:", ":repeat:")
 
 
 @dataclass
@@ -139,7 +140,11 @@ class Stack:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             thread = self.thread(channel, ts)
-            if any(m.get("text", "").startswith(OUTCOME_PREFIXES) for m in bot_replies(thread)):
+            texts = [m.get("text", "") for m in bot_replies(thread)]
+            # The reply comes first; the progress message shows the end at its next paced edit.
+            if any(t.startswith(OUTCOME_PREFIXES) for t in texts) and not any(
+                t.startswith(WORKING_PREFIXES) for t in texts
+            ):
                 return thread
             time.sleep(0.2)
         raise AssertionError(f"no outcome reply in {timeout_s}s: {self.thread(channel, ts)}")

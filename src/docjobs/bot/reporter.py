@@ -136,22 +136,26 @@ class Reporter:
         """Bring the thread up to the job's current state; False if an edit must wait.
 
         The reaction goes first when it can, but it never holds up the messages: when
-        reactions are rate limited the thread still moves, and the reaction follows."""
+        reactions are rate limited the thread still moves, and the reaction follows. A final
+        state's reply goes out at once, ahead of the paced edit that shows it on the progress
+        message, so a job's outcome never waits for the edit pace or for chat.update's budget."""
         job = self.store.get(job_id)
         if job is None:
             return True
         reaction_wait = self._try_reaction(job)
-        caught_up = True
-        if not job.is_final:
+        if job.is_final and self.store.get_field(job_id, f"edited:{job.attempt}") == "done":
+            caught_up = True  # this attempt's thread is complete (redelivered event)
+        else:
             self._ensure_progress_message(job)
-            caught_up = self._edit_progress(job)
-        elif self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
-            # The final state is shown at once, not after the edit pace: the progress message
-            # and the outcome reply must never disagree for long.
-            self._ensure_progress_message(job)
-            self._edit_progress(job, force=True)
-            self._post_outcome(job)
-            self.rendered.pop(job_id, None)
+            if job.is_final:
+                if self.store.get_field(job_id, f"outcome:{job.attempt}") != "done":
+                    self._post_outcome(job)
+                caught_up = self._edit_progress(job)
+                if caught_up:
+                    self.store.set_fields(job_id, **{f"edited:{job.attempt}": "done"})
+                    self.rendered.pop(job_id, None)
+            else:
+                caught_up = self._edit_progress(job)
         if reaction_wait is not None:
             raise Deferred(reaction_wait)
         return caught_up
@@ -179,13 +183,13 @@ class Reporter:
         self.store.set_fields(job.id, **{guard: "done"})
         job.progress_ts, job.progress_attempt = ts, job.attempt
 
-    def _edit_progress(self, job: Job, *, force: bool = False) -> bool:
+    def _edit_progress(self, job: Job) -> bool:
         key = render_key(job)
         last = self.rendered.get(job.id)
         now = time.monotonic()
         if last is not None and last.key == key:
             return True
-        if not force and last is not None and now - last.at < self.edit_interval_s:
+        if last is not None and now - last.at < self.edit_interval_s:
             self.next_try[job.id] = last.at + self.edit_interval_s
             return False
         text, blocks = build_progress_message(job)

@@ -25,6 +25,7 @@ SANDBOX_SECRET = "sandbox-signing-secret"
 DEMO_CHANNEL = "C0DEMO"
 DEMO_USER = "U0ALICE"
 FINAL_PREFIXES = (":white_check_mark: Done", ":x: I could not", ":no_entry_sign: Job")
+WORKING_PREFIXES = (":hourglass_flowing_sand:", ":gear:", ":repeat:")
 
 
 class ProcessTree:
@@ -153,11 +154,11 @@ def share_and_follow(
                 if change.get("bot_id"):  # the share itself was printed above
                     print("  " + describe_change(change))
             seen = len(history)
-            final = [
-                m for m in thread.get("replies", []) if m.get("text", "").startswith(FINAL_PREFIXES)
-            ]
-            if final:
-                return 0 if final[0]["text"].startswith(FINAL_PREFIXES[0]) else 1
+            texts = [str(m.get("text", "")) for m in thread.get("replies", [])]
+            final = [t for t in texts if t.startswith(FINAL_PREFIXES)]
+            # The reply comes first; the progress message shows the end at its next paced edit.
+            if final and not any(t.startswith(WORKING_PREFIXES) for t in texts):
+                return 0 if final[0].startswith(FINAL_PREFIXES[0]) else 1
             time.sleep(0.2)
     print("timed out waiting for the job to finish")
     return 1

@@ -11,39 +11,18 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from tests.support.pdfs import VOCABULARY
+
 CACHE = Path(__file__).resolve().parent / ".cache"
 LINES_PER_PAGE = 45
 WORDS_PER_LINE = 12
 # Bump when the generator changes, so a stale cached file is never measured.
 VERSION = 1
 
-_VOCABULARY = [
-    "river",
-    "stone",
-    "lantern",
-    "harbor",
-    "meadow",
-    "copper",
-    "violet",
-    "engine",
-    "signal",
-    "orchard",
-    "canyon",
-    "ledger",
-    "falcon",
-    "glacier",
-    "needle",
-    "pepper",
-    "quartz",
-    "saddle",
-    "timber",
-    "walnut",
-]
-
 
 def line_text(page: int, line: int) -> str:
     return " ".join(
-        _VOCABULARY[(page * 7 + line * 5 + i * 3) % len(_VOCABULARY)] for i in range(WORDS_PER_LINE)
+        VOCABULARY[(page * 7 + line * 5 + i * 3) % len(VOCABULARY)] for i in range(WORDS_PER_LINE)
     )
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, EncodedStreamObject, NameObject
 
-_VOCABULARY = [
+VOCABULARY = [
     "river",
     "stone",
     "lantern",
@@ -39,7 +39,7 @@ _VOCABULARY = [
 def page_words(page: int, count: int) -> list[str]:
     """Deterministic words for a page; the first names the page ("marker7x" on page 7)."""
     words = [f"marker{page}x"]
-    words += [_VOCABULARY[(page * 7 + i * 3) % len(_VOCABULARY)] for i in range(count - 1)]
+    words += [VOCABULARY[(page * 7 + i * 3) % len(VOCABULARY)] for i in range(count - 1)]
     return words
 
 

@@ -106,6 +106,7 @@ def run_socket_mode_bot(settings: Settings) -> None:
         raise SystemExit("SLACK_APP_TOKEN (xapp-…) is required for Socket Mode")
     assert settings.redis_url, "REDIS_URL is required"
     store = JobStore(connect(settings.redis_url))
+    store.index_active_states()  # a store written by an older version lacks them
     app = build_bolt_app(BotDeps(settings=settings, store=store, queue=JobQueue(settings, store)))
     SocketModeHandler(app, settings.slack_app_token).start()
 

@@ -221,3 +221,22 @@ def test_status_without_an_id_shows_the_callers_active_then_recent_jobs(
     assert active_part.startswith(f"*Your active jobs*\n*Job `{active}`* — report-1.pdf")
     assert finished not in active_part
     assert f"{finished}  succeeded" in recent_part and active not in recent_part
+
+
+def test_failed_list_pages_through_the_channels_failures_newest_first(
+    jobs: JobsCommand, store: JobStore
+) -> None:
+    failed = []
+    for n in range(1, 16):
+        job_id = share(store, n, user=BOB)
+        if n % 5:  # every fifth stays queued
+            store.transition(job_id, State.FAILED, attempt=1, fields={"reason": "Broken."})
+            failed.append(job_id)
+    first = answer(jobs, "list failed")
+    rows = [line.split()[:2] for line in first.split("```")[1].strip().splitlines()[1:]]
+    assert rows == [[job_id, "failed"] for job_id in failed[::-1][:10]]
+    assert "Page 1 of 2. Next: `/jobs list failed 2`" in first
+    second = answer(jobs, "list failed 2")
+    assert [line.split()[0] for line in second.split("```")[1].strip().splitlines()[1:]] == (
+        failed[::-1][10:]
+    )

@@ -7,8 +7,8 @@ import threading
 import redis
 
 from docjobs.jobs.events import EventStream
-from docjobs.jobs.model import Job, State
-from docjobs.jobs.store import JobStore
+from docjobs.jobs.model import ACTIVE_STATES, Job, State
+from docjobs.jobs.store import JobStore, active_state_key
 
 
 def make_job(**overrides: object) -> Job:
@@ -95,3 +95,36 @@ def test_unacked_events_can_be_claimed_by_another_reader(
     assert stream.read("live-reader", block_ms=10) == []
     claimed = stream.claim_stale("live-reader", min_idle_ms=0)
     assert [fields["state"] for _, fields in claimed] == ["queued"]
+
+
+def test_per_state_sets_follow_the_state(store: JobStore, redis_client: redis.Redis) -> None:
+    def members() -> dict[State, set[str]]:
+        return {s: redis_client.smembers(active_state_key(s)) for s in sorted(ACTIVE_STATES)}
+
+    _, job_id = store.create(make_job())
+    none: set[str] = set()
+    assert members() == {State.QUEUED: {job_id}, State.RETRYING: none, State.RUNNING: none}
+    store.transition(job_id, State.RUNNING, attempt=1)
+    store.transition(job_id, State.RUNNING, attempt=1, fields={"percent": 50})
+    assert members() == {State.QUEUED: none, State.RETRYING: none, State.RUNNING: {job_id}}
+    assert not store.transition(job_id, State.QUEUED, attempt=1)  # illegal: nothing moves
+    store.transition(job_id, State.FAILED, attempt=1)
+    assert members() == {State.QUEUED: none, State.RETRYING: none, State.RUNNING: none}
+    store.transition(job_id, State.QUEUED, attempt=1, fields={"attempt": 2})
+    assert store.active_counts() == {State.QUEUED: 1, State.RUNNING: 0, State.RETRYING: 0}
+
+
+def test_recent_states_and_partial_loads_read_only_what_a_view_needs(store: JobStore) -> None:
+    ids = [store.create(make_job(file_id=f"F{n}", created_at=100.0 + n))[1] for n in range(4)]
+    store.transition(ids[1], State.FAILED, attempt=1)
+    newest = store.recent_states(channel="C1", limit=3)
+    assert newest == [(ids[3], State.QUEUED), (ids[2], State.QUEUED), (ids[1], State.FAILED)]
+    assert store.recent_states(channel="C1", limit=10, state=State.FAILED) == [
+        (ids[1], State.FAILED)
+    ]
+    assert store.recent_page(channel="C1", limit=2, offset=2) == ([ids[1], ids[0]], 4)
+    partial = store.get_many([ids[1], "NOSUCH", ids[0]], fields=("state",))
+    assert [(job.id, job.state, job.file_name, job.url) for job in partial] == [
+        (ids[1], State.FAILED, "q3.pdf", ""),  # url was not asked for
+        (ids[0], State.QUEUED, "q3.pdf", ""),
+    ]

@@ -67,6 +67,10 @@ def build_job_detail(job: Job) -> str:
     return "\n".join(lines)
 
 
+# What build_job_table shows besides the id: all a list needs to load of each job.
+TABLE_FIELDS = ("state", "percent", "created_at", "file_name")
+
+
 def build_job_table(jobs: list[Job], *, title: str, page: int, pages: int, more_hint: str) -> str:
     if not jobs:
         return f"*{title}*: no jobs yet."

@@ -19,6 +19,7 @@ from docjobs.bot.command_parser import (
     usage_lines,
 )
 from docjobs.bot.command_views import (
+    TABLE_FIELDS,
     Stats,
     build_job_detail,
     build_job_table,
@@ -33,11 +34,12 @@ from docjobs.bot.deps import BotDeps
 from docjobs.bot.permissions import Permissions
 from docjobs.jobs.control import Verdict, cancel_job, retry_job
 from docjobs.jobs.ids import normalize_job_id
-from docjobs.jobs.model import Job, State
+from docjobs.jobs.model import ACTIVE_STATES, FINAL_STATES, Job, State
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+FAILED_SCAN = 500  # `list failed` looks for failed jobs among the channel's newest this many
 # What a missing id is suggested from: jobs the caller could cancel, or retry.
 SUGGEST_STATES = {
     "cancel": (State.QUEUED, State.RUNNING, State.RETRYING),
@@ -87,8 +89,9 @@ class JobsCommand:
         return f"{what}\nUsage:\n{usage_lines()}"
 
     def _suggest_ids(self, user: str, states: tuple[State, ...]) -> str:
-        jobs = self.store.get_many(self.store.recent_ids(user=user, limit=20))
-        fitting = [job for job in jobs if job.state in states][:3]
+        newest = self.store.recent_states(user=user, limit=20)
+        ids = [job_id for job_id, state in newest if state in states][:3]
+        fitting = self.store.get_many(ids, fields=("file_name",))
         if not fitting:
             return ""
         named = ", ".join(f"`{job.id}` ({escape(job.file_name)})" for job in fitting)
@@ -111,11 +114,16 @@ class JobsCommand:
                     "the person who shared it."
                 )
             return build_job_detail(job)
-        jobs = self.store.get_many(self.store.recent_ids(user=user, limit=20))
-        active = [job for job in jobs if not job.is_final]
-        recent = [job for job in jobs if job.is_final][:5]
-        if not jobs:
+        # Of the caller's newest 20: every active one, and the 5 newest finished. Only those
+        # are loaded.
+        newest = self.store.recent_states(user=user, limit=20)
+        if not newest:
             return "You have no jobs yet. Share a PDF in a channel I am in to start one."
+        active_ids = [job_id for job_id, state in newest if state in ACTIVE_STATES]
+        final_ids = [job_id for job_id, state in newest if state in FINAL_STATES][:5]
+        jobs = self.store.get_many(active_ids + final_ids)
+        active = [job for job in jobs if not job.is_final]
+        recent = [job for job in jobs if job.is_final]
         parts = []
         if active:
             parts.append("*Your active jobs*\n" + "\n\n".join(map(build_job_detail, active)))
@@ -126,20 +134,21 @@ class JobsCommand:
         return "\n\n".join(parts)
 
     def _list(self, command: ParsedCommand, *, user: str, channel: str) -> str:
+        start = (command.page - 1) * PAGE_SIZE
         if command.scope == "failed":
-            ids = self.store.recent_ids(channel=channel, limit=500)
-            jobs = [j for j in self.store.get_many(ids) if j.state is State.FAILED]
-            total = len(jobs)
-            jobs = jobs[(command.page - 1) * PAGE_SIZE : command.page * PAGE_SIZE]
+            # Among the channel's newest FAILED_SCAN jobs; only the page shown is loaded.
+            failed = self.store.recent_states(
+                channel=channel, limit=FAILED_SCAN, state=State.FAILED
+            )
+            ids = [job_id for job_id, _ in failed]
+            total = len(ids)
+            ids = ids[start : start + PAGE_SIZE]
             title = f"Failed jobs in <#{channel}>"
         else:
             key = {"user": user} if command.scope == "mine" else {"channel": channel}
-            ids = self.store.recent_ids(
-                **key, limit=PAGE_SIZE, offset=(command.page - 1) * PAGE_SIZE
-            )
-            total = self.store.count(**key)
-            jobs = self.store.get_many(ids)
+            ids, total = self.store.recent_page(**key, limit=PAGE_SIZE, offset=start)
             title = "Your jobs" if command.scope == "mine" else f"Jobs in <#{channel}>"
+        jobs = self.store.get_many(ids, fields=TABLE_FIELDS)
         pages = max(1, -(-total // PAGE_SIZE))
         if command.page > pages:
             raise CommandError(

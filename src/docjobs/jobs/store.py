@@ -1,12 +1,13 @@
-"""Jobs in Redis. Every change of state and its event are written by one Lua script, so the
-record and the stream never disagree, and an illegal move (say, progress for a finished job)
-changes nothing."""
+"""Jobs in Redis. Every change of state, its event and the indexes that count jobs by state
+are written by one Lua script (jobs.store_scripts), so they never disagree, and an illegal
+move (say, progress for a finished job) changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
@@ -14,52 +15,16 @@ import redis
 from docjobs.jobs.events import STREAM_KEY, STREAM_MAXLEN
 from docjobs.jobs.ids import new_job_id
 from docjobs.jobs.model import LEGAL_MOVES, Job, State
+from docjobs.jobs.store_scripts import CREATE, INDEX_ACTIVE_STATES, RECENT_STATES, TRANSITION
 
 PREFIX = "docjobs:"
 DEAD_LETTER_KEY = PREFIX + "deadletter"
 INDEX_ALL = PREFIX + "jobs:all"
 ACTIVE_SET = PREFIX + "jobs:active"
+# Succeeded jobs' "id seconds pages", scored by when they succeeded: the median time per page
+# without loading the jobs.
+PER_PAGE_KEY = PREFIX + "finished:per_page"
 SHARE_GUARD_TTL_S = 30 * 24 * 3600
-
-_CREATE = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return {0, existing} end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, ''} end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
-redis.call('SADD', KEYS[7], ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
-  'job_id', ARGV[1], 'state', 'queued', 'attempt', '1', 'prev', '')
-return {1, ARGV[1]}
-"""
-
-_TRANSITION = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {-2, ''} end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[3] then return {-1, state} end
-if not string.find(',' .. ARGV[2] .. ',', ',' .. state .. ',', 1, true) then return {0, state} end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'state', ARGV[1])
-local job_id = redis.call('HGET', KEYS[1], 'id')
-if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
-  redis.call('SREM', KEYS[3], job_id)
-  local now = tonumber(redis.call('TIME')[1])
-  local finished = 'docjobs:finished:' .. ARGV[1]
-  redis.call('ZADD', finished, now, job_id)
-  redis.call('ZREMRANGEBYSCORE', finished, '-inf', now - 86400)
-else
-  redis.call('SADD', KEYS[3], job_id)
-end
-if ARGV[5] == '1' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'job_id',
-    redis.call('HGET', KEYS[1], 'id'), 'state', ARGV[1],
-    'attempt', redis.call('HGET', KEYS[1], 'attempt'), 'prev', state)
-end
-return {1, state}
-"""
 
 
 def job_key(job_id: str) -> str:
@@ -83,13 +48,31 @@ def channel_index_key(channel: str) -> str:
     return f"{PREFIX}jobs:channel:{channel}"
 
 
+def active_state_key(state: State) -> str:
+    """The ids of the jobs now in active `state` (queued, running or retrying)."""
+    return f"{ACTIVE_SET}:{state.value}"
+
+
+def finished_key(state: State) -> str:
+    """Ids of jobs that reached final `state`, scored by when (the last 24 h)."""
+    return f"{PREFIX}finished:{state.value}"
+
+
+_REQUIRED_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Job) if f.default is f.default_factory is dataclasses.MISSING
+)
+_ACTIVE_STATE_KEYS = [active_state_key(s) for s in (State.QUEUED, State.RUNNING, State.RETRYING)]
+
+
 class JobStore:
     def __init__(self, client: redis.Redis) -> None:
         # Opened with decode_responses=True (jobs.connection): every reply is str, which
         # redis-py's annotations cannot express, hence Any.
         self.client: Any = client
-        self._create = client.register_script(_CREATE)
-        self._transition = client.register_script(_TRANSITION)
+        self._create = client.register_script(CREATE)
+        self._transition = client.register_script(TRANSITION)
+        self._index_active_states = client.register_script(INDEX_ACTIVE_STATES)
+        self._recent_states = client.register_script(RECENT_STATES)
 
     def create(self, job: Job) -> tuple[bool, str]:
         """Create the job unless this (channel, file) already has one; returns (created, id).
@@ -115,6 +98,7 @@ class JobStore:
                 user_index_key(job.user),
                 channel_index_key(job.channel),
                 ACTIVE_SET,
+                active_state_key(State.QUEUED),
             ]
             status, job_id = self._create(keys=keys, args=args)
             if int(status) >= 0:
@@ -147,8 +131,13 @@ class JobStore:
         ]
         for key, value in {"updated_at": time.time(), **(fields or {})}.items():
             args += [key, _encode(value)]
-        status, _prev = self._transition(keys=[job_key(job_id), STREAM_KEY, ACTIVE_SET], args=args)
+        keys = [job_key(job_id), STREAM_KEY, ACTIVE_SET, *_ACTIVE_STATE_KEYS, PER_PAGE_KEY]
+        status, _prev = self._transition(keys=keys, args=args)
         return int(status) == 1
+
+    def index_active_states(self) -> None:
+        """Rebuild the per-state active sets (start-up; O(active jobs), once)."""
+        self._index_active_states(keys=[ACTIVE_SET, *_ACTIVE_STATE_KEYS], args=[f"{PREFIX}job:"])
 
     def set_fields(self, job_id: str, **fields: object) -> None:
         """Fields outside the state machine (the reporter's message ts, for one)."""
@@ -173,18 +162,51 @@ class JobStore:
         limit: int = 20,
         offset: int = 0,
     ) -> list[str]:
-        key = user_index_key(user) if user else channel_index_key(channel) if channel else INDEX_ALL
+        key = _index_key(user=user, channel=channel)
         return list(self.client.zrevrange(key, offset, offset + limit - 1))
 
-    def count(self, *, user: str | None = None, channel: str | None = None) -> int:
-        key = user_index_key(user) if user else channel_index_key(channel) if channel else INDEX_ALL
-        return int(self.client.zcard(key))
-
-    def get_many(self, job_ids: Iterable[str]) -> list[Job]:
+    def recent_page(
+        self, *, user: str | None = None, channel: str | None = None, limit: int, offset: int
+    ) -> tuple[list[str], int]:
+        """One page of ids, newest first, and how many there are in all: one round trip."""
+        key = _index_key(user=user, channel=channel)
         pipe = self.client.pipeline(transaction=False)
+        pipe.zrevrange(key, offset, offset + limit - 1)
+        pipe.zcard(key)
+        ids, total = pipe.execute()
+        return list(ids), int(total)
+
+    def get_many(self, job_ids: Iterable[str], *, fields: Sequence[str] = ()) -> list[Job]:
+        """The jobs that exist, in order, in one round trip; with `fields`, only those (and
+        the ones every Job has) are read, the rest keep their defaults: a table needs a few."""
+        pipe = self.client.pipeline(transaction=False)
+        names = list(dict.fromkeys([*_REQUIRED_FIELDS, *fields])) if fields else []
         for job_id in job_ids:
-            pipe.hgetall(job_key(job_id))
-        return [Job.from_hash(raw) for raw in pipe.execute() if raw]
+            if names:
+                pipe.hmget(job_key(job_id), names)
+            else:
+                pipe.hgetall(job_key(job_id))
+        raws = pipe.execute()
+        if names:
+            raws = [
+                {k: v for k, v in zip(names, raw, strict=True) if v is not None} for raw in raws
+            ]
+        return [Job.from_hash(raw) for raw in raws if raw]
+
+    def recent_states(
+        self,
+        *,
+        user: str | None = None,
+        channel: str | None = None,
+        limit: int,
+        state: State | None = None,
+    ) -> list[tuple[str, State]]:
+        """Among the newest `limit` ids, newest first, each with its state (only those in
+        `state`, if given), in one round trip: a view picks what to load before loading it."""
+        key = _index_key(user=user, channel=channel)
+        args = [f"{PREFIX}job:", str(limit), state.value if state else ""]
+        flat = self._recent_states(keys=[key], args=args)
+        return [(flat[i], State(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def is_leased(self, job_id: str) -> bool:
         return bool(self.client.exists(lease_key(job_id)))
@@ -192,12 +214,20 @@ class JobStore:
     def active_ids(self) -> list[str]:
         return list(self.client.smembers(ACTIVE_SET))
 
+    def active_counts(self) -> dict[State, int]:
+        """Jobs queued, running and retrying, from the per-state sets: one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in _ACTIVE_STATE_KEYS:
+            pipe.scard(key)
+        states = (State.QUEUED, State.RUNNING, State.RETRYING)
+        return {state: int(n) for state, n in zip(states, pipe.execute(), strict=True)}
+
     def all_ids(self) -> list[str]:
         return list(self.client.zrange(INDEX_ALL, 0, -1))
 
     def finished_since(self, state: State, since: float) -> list[str]:
         """Ids of jobs that reached final `state` since the epoch time `since` (last 24 h)."""
-        return list(self.client.zrangebyscore(f"{PREFIX}finished:{state.value}", since, "+inf"))
+        return list(self.client.zrangebyscore(finished_key(state), since, "+inf"))
 
     def dead_letter(self, job_id: str) -> None:
         pipe = self.client.pipeline()
@@ -210,6 +240,10 @@ class JobStore:
 
     def dead_letter_ids(self) -> list[str]:
         return list(self.client.lrange(DEAD_LETTER_KEY, 0, -1))
+
+
+def _index_key(*, user: str | None, channel: str | None) -> str:
+    return user_index_key(user) if user else channel_index_key(channel) if channel else INDEX_ALL
 
 
 def _encode(value: object) -> str:

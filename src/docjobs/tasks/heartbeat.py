@@ -1,5 +1,5 @@
-"""A key per live worker with a short TTL, so `/jobs stats` can count workers from Redis
-without a broadcast that waits for answers (Slack gives a command only 3 s)."""
+"""Each live worker beats into one sorted set (jobs.workers), so `/jobs stats` counts workers
+from Redis without a broadcast that waits for answers (Slack gives a command only 3 s)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ import redis
 from celery.signals import worker_ready, worker_shutdown
 
 from docjobs.jobs.connection import connect
+from docjobs.jobs.workers import BEAT_INTERVAL_S, Heartbeats
 from docjobs.settings import get_settings
-
-PREFIX = "docjobs:worker:"
-INTERVAL_S = 5.0
-TTL_S = 15
 
 _stop = threading.Event()
 
@@ -25,15 +22,15 @@ def _start(sender: object = None, **_: object) -> None:
     url = get_settings().redis_url
     if not url:
         return
-    client = connect(url)
+    heartbeats = Heartbeats(connect(url))
 
     def beat() -> None:
         while True:
             with contextlib.suppress(redis.RedisError):
-                client.set(PREFIX + hostname, "1", ex=TTL_S)
-            if _stop.wait(INTERVAL_S):
+                heartbeats.beat(hostname)
+            if _stop.wait(BEAT_INTERVAL_S):
                 with contextlib.suppress(redis.RedisError):
-                    client.delete(PREFIX + hostname)
+                    heartbeats.leave(hostname)
                 return
 
     threading.Thread(target=beat, name="docjobs-heartbeat", daemon=True).start()

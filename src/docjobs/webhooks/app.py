@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("DOCJOBS_RESULTS_SECRET is the built-in development value; set your own")
         client = connect(settings.redis_url)
         store = JobStore(client)
+        store.index_active_states()  # a store written by an older version lacks them
         app.state.settings = settings
         app.state.store = store
         queue = None

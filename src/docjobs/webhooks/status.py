@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Response
 
 from docjobs.jobs.ids import normalize_job_id
 from docjobs.jobs.model import State
+from docjobs.jobs.store import DEAD_LETTER_KEY
 from docjobs.webhooks.deps import StoreDep
 
 router = APIRouter()
@@ -64,18 +65,15 @@ def healthz(store: StoreDep, response: Response) -> dict:
 @router.get("/metrics")
 def metrics(store: StoreDep) -> Response:
     """Prometheus text: jobs by state among the active ones, dead letters, queue depth."""
-    counts = dict.fromkeys(State, 0)
-    for job in store.get_many(store.active_ids()):
-        counts[job.state] += 1
+    counts = store.active_counts()
     lines = ["# TYPE docjobs_active_jobs gauge"]
     lines += [
         f'docjobs_active_jobs{{state="{s.value}"}} {counts[s]}'
-        for s in State
-        if s in (State.QUEUED, State.RUNNING, State.RETRYING)
+        for s in (State.QUEUED, State.RUNNING, State.RETRYING)
     ]
     lines += [
         "# TYPE docjobs_dead_letter_jobs gauge",
-        f"docjobs_dead_letter_jobs {len(store.dead_letter_ids())}",
+        f"docjobs_dead_letter_jobs {store.client.llen(DEAD_LETTER_KEY)}",
         "# TYPE docjobs_queue_depth gauge",
         f"docjobs_queue_depth {store.client.llen('celery')}",
     ]

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("pypdf", "pdfium", "auto"),
         default=None,
-        help="text extraction engine (default: DOCJOBS_EXTRACT_ENGINE, else pypdf)",
+        help="text extraction engine (default: DOCJOBS_EXTRACT_ENGINE, else auto)",
     )
     process.set_defaults(handler=cmd_process)
 

@@ -17,8 +17,10 @@ FAST_RECOVERY = {
     "DOCJOBS_REPORTER_CLAIM_AFTER_S": "3",
     "DOCJOBS_SLACK_TIMEOUT_S": "2",
     # One long job per PDF, so a fault lands mid-job; split jobs have their own kill test
-    # (tests/e2e/test_split_jobs.py).
+    # (tests/e2e/test_split_jobs.py). pypdf reads the generated PDFs ~3x slower than the
+    # default engine: a 1,500-page job lasts long enough for the fault to land.
     "DOCJOBS_SPLIT_MIN_PAGES": "0",
+    "DOCJOBS_EXTRACT_ENGINE": "pypdf",
 }
 
 

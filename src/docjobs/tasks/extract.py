@@ -1,8 +1,10 @@
 """Extract step: text page by page, with every failure turned into a JobError a person can read.
 
-A bad page costs that page, not the document. The engine is pluggable: "pypdf" (default, pure
-Python, the most forgiving), "pdfium" (pypdfium2, 10-20x faster; pypdf reads whatever pdfium
-cannot open) and "auto" (pdfium, with a second opinion from pypdf when pdfium's result is poor).
+A bad page costs that page, not the document. The engine is pluggable: "auto" (the worker's
+default: pypdfium2, 10-20x faster than pypdf, with pypdf reading what pdfium cannot open and
+giving a second opinion where pdfium reads little), "pypdf" (pure Python, the most forgiving)
+and "pdfium" (pdfium alone, pypdf only where it cannot open the file: for comparisons, as it
+takes some damaged files for empty ones).
 """
 
 from __future__ import annotations
@@ -141,9 +143,12 @@ _EXPECTED = (
 )
 
 
-def log_failure(path: Path, what: str, exc: BaseException) -> None:
-    """Log a failure; called from inside the except block that caught `exc`."""
-    if isinstance(exc, _EXPECTED):
+def log_failure(
+    path: Path, what: str, exc: BaseException, *, expected: tuple[type[BaseException], ...] = ()
+) -> None:
+    """Log a failure; called from inside the except block that caught `exc`. `expected`: the
+    calling engine's own errors for a broken file (no traceback needed)."""
+    if isinstance(exc, _EXPECTED + expected):
         logger.warning("%s: %s: %s: %s", path.name, what, type(exc).__name__, exc)
     else:  # keep the traceback: this may be a pypdf bug worth reporting
         logger.error("%s: %s", path.name, what, exc_info=exc)
@@ -244,12 +249,30 @@ def _extract_pdfium_first(
         logger.info("%s: pdfium cannot read it (%s); reading with pypdf", path.name, exc)
         return extract_with_pypdf(path, readers=readers, **kwargs)
     if auto and (extraction.failed_pages or extraction.low_text):
-        # A second opinion, without progress (it would run backwards); keep the better read.
-        try:
-            second = extract_with_pypdf(path, readers=readers, **{**kwargs, "on_page": None})
-        except (CorruptPdf, UnsupportedPdf, TooLarge):
-            return extraction
-        worse = (len(extraction.failed_pages), -extraction.chars)
-        if (len(second.failed_pages), -second.chars) < worse:
-            return second
+        return _second_opinion(path, extraction, **kwargs)
     return extraction
+
+
+def _second_opinion(path: Path, first: Extraction, **kwargs: Any) -> Extraction:
+    """pypdf's read of what pdfium read poorly: the better of the two, or pypdf's error where it
+    cannot read the file at all and pdfium's read is not worth keeping either."""
+    from docjobs.tasks.extract_pypdf import extract_with_pypdf
+
+    # pdfium has closed the document by now, and pypdf's reader is not cached (no `readers`):
+    # the two engines never hold the file at once. No progress: it would run backwards.
+    try:
+        second = extract_with_pypdf(path, **{**kwargs, "on_page": None})
+    except (CorruptPdf, UnsupportedPdf, TooLarge) as exc:
+        if not _worth_keeping(first):
+            logger.info("%s: pdfium read little and pypdf cannot read it: %s", path.name, exc.code)
+            raise
+        return first
+    if (len(second.failed_pages), -second.chars) < (len(first.failed_pages), -first.chars):
+        return second
+    return first
+
+
+def _worth_keeping(extraction: Extraction) -> bool:
+    """Whether pdfium's read stands although pypdf cannot open the file: it found text, and
+    most pages opened. An empty read of such a file is a damaged file, not an empty one."""
+    return extraction.chars > 0 and 2 * len(extraction.failed_pages) < extraction.pages

@@ -1,11 +1,13 @@
 """The pdfium engine (pypdfium2): 10-20x faster than pypdf at similar quality.
 
 PDFium is not thread-safe: fine in Celery's prefork pool, not in a threads or gevent pool.
-It has no decompression limits of its own; the worker's address-space cap is the guard.
+It has no decompression limits we can set, and aborts the process when an allocation fails: a
+file whose streams inflate past pypdf's limits goes to pypdf instead (stream_check.py).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -20,11 +22,18 @@ from docjobs.tasks.extract import (
     check_page_count,
     log_failure,
 )
+from docjobs.tasks.extract_pypdf import PYPDF_LIMITS
 from docjobs.tasks.progress import CancelFn
+from docjobs.tasks.stream_check import unsafe_for_pdfium
+
+# A stream pypdf would refuse to inflate is not given to pdfium either; nor, together, more
+# than a text PDF ever holds (a page may draw many streams at once).
+MAX_STREAM_BYTES: int = PYPDF_LIMITS["zlib_maximum_output_length"]
+MAX_TOTAL_BYTES = 256_000_000
 
 
 class PdfiumCannotRead(Exception):
-    """pdfium could not open the document, or read none of its pages: ask pypdf."""
+    """pdfium must not or could not open the document, or read none of its pages: ask pypdf."""
 
 
 def extract_with_pdfium(
@@ -37,7 +46,11 @@ def extract_with_pdfium(
     pages: PageRange = PageRange(),
 ) -> Extraction:
     """Read every page (or `pages`) with pdfium; raise PdfiumCannotRead where pypdf should try
-    instead (the document will not open, or none of the pages asked for could be read)."""
+    instead (it may not be safe to open, will not open, or none of the pages asked for could be
+    read)."""
+    unsafe = _unsafe(path)
+    if unsafe:
+        raise PdfiumCannotRead(unsafe)
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
@@ -70,7 +83,8 @@ def extract_with_pdfium(
             except NEVER_SWALLOW:
                 raise
             except Exception as exc:
-                log_failure(path, f"pdfium: page {number} of {total} could not be read", exc)
+                what = f"pdfium: page {number} of {total} could not be read"
+                log_failure(path, what, exc, expected=(pdfium.PdfiumError,))
                 failed.append(number)
             texts.append(PageText(number, text))
             if on_page is not None:
@@ -83,7 +97,9 @@ def extract_with_pdfium(
 
 
 def count_with_pdfium(path: Path) -> int | None:
-    """The page count as pdfium sees it; None where it cannot open the file."""
+    """The page count as pdfium sees it; None where it must not or cannot open the file."""
+    if _unsafe(path):
+        return None
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError:
@@ -92,3 +108,20 @@ def count_with_pdfium(path: Path) -> int | None:
         return len(document)
     finally:
         document.close()
+
+
+def _unsafe(path: Path) -> str | None:
+    """Why pdfium must not open the file, if so; remembered for the file last asked about (a
+    split job reads one file a page range at a time)."""
+    try:
+        stat = path.stat()
+        return _check(str(path), stat.st_size, stat.st_mtime_ns)
+    except OSError as exc:  # pypdf says what is wrong with it
+        return str(exc)
+
+
+@functools.lru_cache(maxsize=1)
+def _check(path: str, size: int, mtime_ns: int) -> str | None:
+    return unsafe_for_pdfium(
+        Path(path), max_stream_bytes=MAX_STREAM_BYTES, max_total_bytes=MAX_TOTAL_BYTES
+    )

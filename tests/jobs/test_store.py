@@ -97,6 +97,27 @@ def test_unacked_events_can_be_claimed_by_another_reader(
     assert [fields["state"] for _, fields in claimed] == ["queued"]
 
 
+def test_events_that_stay_pending_do_not_hide_later_ones_from_a_claim(
+    store: JobStore, redis_client: redis.Redis
+) -> None:
+    # A reader died holding 30 events nobody can finish (their threads keep failing) and,
+    # behind them, the event of a job whose reply is still owed.
+    stream = EventStream(redis_client)
+    stream.ensure_group()
+    for n in range(30):
+        store.create(make_job(file_id=f"F{n}"))
+    _, owed = store.create(make_job(file_id="F-owed"))
+    assert len(stream.read("dead-reader", count=100, block_ms=10)) == 31
+
+    live = EventStream(redis_client)
+    seen: set[str] = set()
+    for _ in range(4):  # the first 30 are claimed again and again, never acknowledged
+        seen |= {
+            fields["job_id"] for _, fields in live.claim_stale("live", min_idle_ms=0, count=10)
+        }
+    assert owed in seen
+
+
 def test_per_state_sets_follow_the_state(store: JobStore, redis_client: redis.Redis) -> None:
     def members() -> dict[State, set[str]]:
         return {s: redis_client.smembers(active_state_key(s)) for s in sorted(ACTIVE_STATES)}

@@ -21,6 +21,9 @@ class EventStream:
     def __init__(self, client: redis.Redis, *, group: str = GROUP) -> None:
         self.client: Any = client  # decode_responses=True: replies are str
         self.group = group
+        # XAUTOCLAIM's cursor: each call goes on where the last stopped, so events that stay
+        # pending (a job whose thread keeps failing) cannot hide the ones behind them.
+        self._claim_from = "0-0"
 
     def ensure_group(self) -> None:
         try:
@@ -46,12 +49,18 @@ class EventStream:
     def claim_stale(self, consumer: str, *, min_idle_ms: int, count: int = 100) -> list[Event]:
         """Take over events another reader received but never acknowledged (it died)."""
         try:
-            _next, entries, *_ = self.client.xautoclaim(
-                STREAM_KEY, self.group, consumer, min_idle_time=min_idle_ms, count=count
+            self._claim_from, entries, *_ = self.client.xautoclaim(
+                STREAM_KEY,
+                self.group,
+                consumer,
+                min_idle_time=min_idle_ms,
+                start_id=self._claim_from,
+                count=count,
             )
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
+            self._claim_from = "0-0"
             self.ensure_group()
             return []
         return [(msg_id, fields) for msg_id, fields in entries if fields]

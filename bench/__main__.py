@@ -19,7 +19,7 @@ BENCHMARKS = {
     "calls": "bench.slack_calls",
     "burst": "bench.burst",
     "memory": "bench.worker_memory",
-    "split": "bench.page_split",
+    "split": "bench.split_pages",
     "engines": "bench.engines",
 }
 

@@ -50,7 +50,11 @@ def run(options: Options) -> Result:
                 job_id = _job_id(thread.bot_replies(PROGRESS_KIND))
             if mem["VmRSS"] > peak_rss and job_id:
                 job = system.job(job_id)
-                peak_step = f"{job.get('step')} {job.get('percent')}% ({job.get('detail')})"
+                peak_step = (
+                    f"{job.get('step')} {job.get('percent')}% ({job.get('detail')})"
+                    if job.get("state") == "running"
+                    else f"the job {job.get('state')}"
+                )
             peak_rss = max(peak_rss, mem["VmRSS"])
             peak_hwm = max(peak_hwm, mem["VmHWM"])
             if thread.outcome is not None:

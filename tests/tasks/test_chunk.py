@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from docjobs.tasks.chunk import chunk_pages
+from docjobs.tasks.chunk import chunk_pages, iter_chunks
 from tests.support.pdfs import page_words
 
 
@@ -100,3 +102,20 @@ def test_blank_pages_are_skipped_but_page_numbers_kept() -> None:
 def test_impossible_sizes_are_refused(size: int, overlap: int) -> None:
     with pytest.raises(ValueError):
         chunk_pages([(1, "text")], size=size, overlap=overlap)
+
+
+def test_chunks_come_out_while_later_pages_are_still_unread() -> None:
+    """A long document is chunked a page or two at a time, not read whole first."""
+    pages = book(100)
+    read: list[int] = []
+
+    def reading() -> Iterator[tuple[int, str]]:
+        for number, text in pages:
+            read.append(number)
+            yield number, text
+
+    chunks = iter_chunks(reading(), size=300, overlap=60)
+    first = next(chunks)
+    assert first.start_page == 1 and len(read) <= 5  # of 100
+    assert [first, *chunks] == chunk_pages(pages, size=300, overlap=60)
+    assert len(read) == 100

@@ -27,7 +27,7 @@ from docjobs.tasks.process_job import run_job
 from docjobs.tasks.split import PART_TASK, run_part
 from docjobs.tasks.split_plan import SplitPlan
 from docjobs.tasks.store import ChunkStore
-from tests.support.pdfs import write_pages_pdf
+from tests.support.pdfs import page_words, write_pages_pdf, write_text_pdf
 
 FILE_URL = "https://files.test/doc.pdf"
 RESULTS_URL = "https://results.test/results"
@@ -81,9 +81,9 @@ class Harness:
         while self.queue:
             self.run(self.queue.pop(0))
 
-    def share(self) -> str:
+    def share(self, file_id: str = "F1") -> str:
         job = Job(
-            id="", channel="C1", thread_ts="1.0", file_id="F1", file_name="doc.pdf", user="U1"
+            id="", channel="C1", thread_ts="1.0", file_id=file_id, file_name="doc.pdf", user="U1"
         )
         job.url = FILE_URL
         _created, job_id = self.store.create(job)
@@ -278,3 +278,19 @@ def test_parts_report_one_rising_percent(harness: Harness) -> None:
         harness.run(message)
     assert seen == sorted(seen) and seen[0] >= 10 and seen[-1] >= 95
     assert DELIVER_TASK not in [m.name for m in harness.queue]
+
+
+def test_a_split_pdf_ending_in_blank_pages_gives_the_unsplit_outcome(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    """The last part has no words at all: the part with the last words is not the last."""
+    texts = [" ".join(page_words(n, 120)) + "." for n in range(1, 37)] + [""] * 9
+    path = write_text_pdf(tmp_path / "blank-end.pdf", texts)
+    harness.pdf = path.read_bytes()
+    job_id, parts = start(harness)
+    for message in parts:
+        harness.run(message)
+    [result] = harness.results
+    outcome, chunks = unsplit(path, settings, tmp_path)
+    assert (result.status, result.pages, result.chunks) == ("succeeded", 45, outcome.chunks)
+    assert [s.chunk for s in harness.ctx.chunks.load(job_id)] == chunks

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import time
+from array import array
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +101,63 @@ def test_several_processes_write_at_once(tmp_path: Path) -> None:
     # The job every process rewrote holds exactly one writer's last version, never a mix.
     texts = [s.chunk.text for s in store.load("shared-job")]
     assert len(texts) == 10 and len({t.split()[0] for t in texts}) == 1
+
+
+def _open_together(path: str, start: Any, errors: Any, hold_s: float) -> None:
+    try:
+        if hold_s:  # a process that has created the file and is writing it, in rollback mode
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE early (x)")
+            start.wait()
+            time.sleep(hold_s)
+            conn.execute("COMMIT")
+            conn.close()
+        else:
+            start.wait()
+        ChunkStore(path, busy_timeout_s=20).replace("J", *make(3))
+    except sqlite3.OperationalError as exc:
+        errors.put(str(exc))
+        raise
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """A worker's pool processes open a fresh data directory's store together at their first
+    jobs: none may fail with "database is locked" (switching to WAL takes no busy timeout)."""
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for round_ in range(6):
+        path = str(tmp_path / f"fresh-{round_}.sqlite3")
+        start = ctx.Barrier(4)
+        # In the first rounds one process holds the new file's write lock for a moment, so the
+        # others' switch to WAL surely meets it; in the others all four race.
+        holds = [0.3 if round_ < 2 and n == 0 else 0.0 for n in range(4)]
+        workers = [
+            ctx.Process(target=_open_together, args=(path, start, errors, hold)) for hold in holds
+        ]
+        for process in workers:
+            process.start()
+        for process in workers:
+            process.join(60)
+        assert [p.exitcode for p in workers] == [0, 0, 0, 0], errors.get(timeout=1)
+        assert ChunkStore(path).count("J") == 3
+
+
+def test_rows_are_written_as_they_are_made_and_a_failure_midway_keeps_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    store = ChunkStore(tmp_path / "chunks.sqlite3")
+    store.replace("J1", *make(2))
+    chunks, vectors = make(50, tag="new")
+
+    def made_then_cancelled() -> Iterator[tuple[Chunk, bytes]]:
+        for chunk, vector in zip(chunks[:30], vectors, strict=False):
+            yield chunk, array("f", vector).tobytes()
+        raise RuntimeError("the job was cancelled while its rows were being made")
+
+    with pytest.raises(RuntimeError):
+        store.write("J1", made_then_cancelled())
+    assert [s.chunk.text for s in store.load("J1")] == ["t chunk 0", "t chunk 1"]
+    assert store.write("J1", zip(chunks, vectors, strict=True)) == 50  # floats are packed too
+    assert [s.chunk for s in store.load("J1")] == chunks
+    assert [s.vector for s in store.load("J1")] == vectors

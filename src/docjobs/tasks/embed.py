@@ -8,7 +8,8 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import httpx
@@ -25,6 +26,41 @@ _RETRY_STATUSES = {408, 409, 425, 429}
 
 class Embedder(Protocol):
     def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class Vectors:
+    """Vectors of one dimension packed as float32, one after another: 1 KB for 256 floats
+    where a list of Python floats takes 8 KB, and already in the form the store writes."""
+
+    def __init__(self, dim: int = 0, data: bytes = b"") -> None:
+        self.dim = dim
+        self.data = array("f")
+        self.data.frombytes(data)
+        if data and (dim <= 0 or len(self.data) % dim):
+            raise ValueError(f"{len(self.data)} floats do not make vectors of {dim}")
+
+    def __len__(self) -> int:
+        return len(self.data) // self.dim if self.dim else 0
+
+    def extend(self, vectors: Iterable[list[float]]) -> None:
+        for vector in vectors:
+            if not self.dim:
+                self.dim = len(vector)
+            if len(vector) != self.dim or not self.dim:
+                raise ValueError(f"a vector of {len(vector)} floats among vectors of {self.dim}")
+            self.data.fromlist(vector)
+
+    def blob(self, i: int) -> bytes:
+        """Vector `i` as the store keeps it."""
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.data[i * self.dim : (i + 1) * self.dim].tobytes()
+
+    def tolist(self, i: int) -> list[float]:
+        return self.data[i * self.dim : (i + 1) * self.dim].tolist()
+
+    def tobytes(self) -> bytes:
+        return self.data.tobytes()
 
 
 class HashEmbedder:

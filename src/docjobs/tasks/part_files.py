@@ -1,16 +1,17 @@
 """The downloaded PDF a worker process keeps while it runs parts of the same split job, so it
 fetches each file once however many of its parts it runs (workers share no disk), and the
-pypdf reader it last opened, so it parses that PDF's page tree and fonts once too."""
+pypdf reader it last opened, so it parses that PDF's page tree and fonts once too. The job's
+own task downloads into it as well: if it splits the job, its parts find the file there."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import pypdf
 from celery.signals import worker_process_shutdown
 
 from docjobs.tasks.extract_pypdf import ReaderCache
@@ -24,7 +25,7 @@ class PartFiles:
     def __init__(self, *, keep: int = 2) -> None:
         self.keep = keep
         self._dirs: OrderedDict[Key, Path] = OrderedDict()
-        self.readers = ReaderCache()
+        self.readers = _Readers()
 
     def get(self, job_id: str, attempt: int, fetch: Callable[[Path], Path]) -> Path:
         """The job's file, fetched into a new directory by `fetch(dir)` if not here yet."""
@@ -43,15 +44,11 @@ class PartFiles:
         assert found is not None, "fetch() left no file behind"
         return found
 
-    def keep_file(self, job_id: str, attempt: int, path: Path) -> None:
-        """Take over a file already downloaded for this job (moved, not copied)."""
-        directory = self._new_dir((job_id, attempt))
-        os.replace(path, directory / path.name)
-
     def drop(self, job_id: str, attempt: int) -> None:
         directory = self._dirs.pop((job_id, attempt), None)
         if directory is not None:
-            self.readers.clear()
+            if self.readers.path is not None and directory in self.readers.path.parents:
+                self.readers.clear()
             shutil.rmtree(directory, ignore_errors=True)
 
     def clear(self) -> None:
@@ -70,6 +67,21 @@ class PartFiles:
         directory = self._dirs.get(key)
         files = sorted(directory.iterdir()) if directory is not None and directory.exists() else []
         return files[0] if files else None
+
+
+class _Readers(ReaderCache):
+    """The reader cache, knowing which file its reader is of (so dropping another job's file
+    keeps it)."""
+
+    path: Path | None = None
+
+    def open(self, path: Path) -> pypdf.PdfReader:
+        self.path = path
+        return super().open(path)
+
+    def clear(self) -> None:
+        self.path = None
+        super().clear()
 
 
 # One per worker process (made empty in each child, which never shares it).

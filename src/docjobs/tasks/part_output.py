@@ -1,84 +1,154 @@
-"""What one part of a split job hands to the joiner: its pages' text, its chunks and their
-vectors, packed small enough to wait in Redis (JSON, zlib, base64)."""
+"""What one part of a split job hands to the joiner, packed small enough to wait in Redis
+(JSON, zlib, base64), in two pieces the joiner reads at different times: the part's text (its
+pages, where their words and its chunks lie, what they add up to) to walk the document's
+chain of chunks, then its rows (its chunks and their vectors, as float32) to store them."""
 
 from __future__ import annotations
 
 import base64
 import json
 import zlib
-from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from docjobs.jobs.errors import CorruptPdf, error_for_code
+from docjobs.jobs.errors import Cancelled, CorruptPdf, JobError, error_for_code
 from docjobs.tasks.chunk import Chunk
+from docjobs.tasks.embed import Vectors
 from docjobs.tasks.extract import Extraction, PageText
-from docjobs.tasks.part_chunks import PartChunks
+from docjobs.tasks.part_chunks import PartChunks, PartLayout
+from docjobs.tasks.pipeline import TextCounts, stop_if_cancelled
+from docjobs.tasks.progress import CancelFn
+
+_VECTORS = ":"  # between a part's packed chunks and its vectors (not a base64 character)
 
 
 @dataclass
 class PartOutput:
     extraction: Extraction  # of the part's page range
     chunked: PartChunks
-    vectors: list[list[float]]  # of the first len(vectors) chunks (the ones worth embedding)
+    rows: list[Chunk]  # the chunks worth storing: all but a last one that runs on into the
+    # next part (the joiner cuts that one)
+    vectors: Vectors  # of `rows`
 
-    def pack(self) -> str:
+    def pack(self) -> tuple[str, str]:
+        """The part's text and its rows, each packed."""
         ex, chunked = self.extraction, self.chunked
-        dim = len(self.vectors[0]) if self.vectors else 0
-        flat = array("f", (x for vector in self.vectors for x in vector))
-        body = {
+        if len(self.vectors) != len(self.rows):
+            raise ValueError(f"{len(self.rows)} rows but {len(self.vectors)} vectors")
+        text = {
             "pages": [[page.number, page.text] for page in ex.page_texts],
             "failed": ex.failed_pages,
             "image_pages": ex.image_pages,
-            "engine": ex.engine,
+            "words": ex.words,
+            "chars": ex.chars,
             "unreadable": [ex.unreadable.code, ex.unreadable.detail] if ex.unreadable else None,
             "word_counts": chunked.word_counts,
             "spans": chunked.spans,
-            "chunks": [[c.text, c.start_page, c.end_page] for c in chunked.chunks],
-            "dim": dim,
-            "vectors": base64.b64encode(flat.tobytes()).decode(),
         }
-        packed = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
-        return base64.b64encode(packed).decode()
+        rows = {
+            "chunks": [[c.text, c.start_page, c.end_page] for c in self.rows],
+            "dim": self.vectors.dim,
+        }
+        # The vectors beside, not inside: float32 bytes do not compress, so zlib and JSON
+        # would only spend time on them.
+        vectors = base64.b64encode(self.vectors.tobytes()).decode()
+        return _pack(text), f"{_pack(rows)}{_VECTORS}{vectors}"
+
+
+@dataclass
+class PartText:
+    """The part's text as the joiner reads it first."""
+
+    layout: PartLayout
+    counts: TextCounts
+    unreadable: JobError | None  # what the document fails with if no part could read a page
 
     @classmethod
-    def unpack(cls, packed: str, *, min_chars_per_page: int) -> PartOutput:
-        body = json.loads(zlib.decompress(base64.b64decode(packed)))
+    def unpack(cls, packed: str, *, min_chars_per_page: int) -> PartText:
+        body = _unpack(packed)
+        pages = [PageText(number, text) for number, text in body["pages"]]
+        spans = [(start, end) for start, end in body["spans"]]
+        counts = TextCounts(
+            len(pages),
+            body["words"],
+            body["chars"],
+            body["failed"],
+            body["image_pages"],
+            min_chars_per_page,
+        )
         unreadable = None
         if body["unreadable"]:
             code, detail = body["unreadable"]
             unreadable = error_for_code(code)(detail)
-        extraction = Extraction(
-            [PageText(number, text) for number, text in body["pages"]],
-            body["failed"],
-            body["image_pages"],
-            min_chars_per_page,
-            engine=body["engine"],
-            unreadable=unreadable,
-        )
-        chunks = [Chunk(i, text, start, end) for i, (text, start, end) in enumerate(body["chunks"])]
-        spans = [(start, end) for start, end in body["spans"]]
-        flat = array("f")
-        flat.frombytes(base64.b64decode(body["vectors"]))
-        dim = body["dim"]
-        vectors = [flat[i : i + dim].tolist() for i in range(0, len(flat), dim)] if dim else []
-        return cls(extraction, PartChunks(body["word_counts"], spans, chunks), vectors)
+        return cls(PartLayout(pages, body["word_counts"], spans), counts, unreadable)
 
 
-def merge_extractions(parts: Sequence[Extraction], *, min_chars_per_page: int) -> Extraction:
-    """The whole document's extraction from its parts' (in page order); raises the document's
-    JobError if no page at all could be read, as one pass over it would have."""
-    pages = [page for part in parts for page in part.page_texts]
-    failed = [number for part in parts for number in part.failed_pages]
-    if pages and len(failed) == len(pages):
-        raise next((part.unreadable for part in parts if part.unreadable), None) or CorruptPdf(
-            f"none of the {len(pages)} pages could be read"
-        )
-    engines = sorted({part.engine for part in parts})
-    return Extraction(
-        pages,
-        failed,
-        sum(part.image_pages for part in parts),
-        min_chars_per_page,
-        engine="+".join(engines),
-    )
+@dataclass
+class PartRows:
+    """The part's chunks and their vectors, as the joiner reads them to store them."""
+
+    chunks: list[tuple[str, int, int]]  # text, start page, end page
+    vectors: Vectors
+
+    @classmethod
+    def unpack(cls, packed: str) -> PartRows:
+        rows, _, vectors_b64 = packed.partition(_VECTORS)
+        body = _unpack(rows)
+        vectors = Vectors(body["dim"], base64.b64decode(vectors_b64))
+        return cls([(text, start, end) for text, start, end in body["chunks"]], vectors)
+
+    def row(self, i: int, *, index: int) -> tuple[Chunk, bytes]:
+        """Chunk `i` of the part, as the document's chunk `index`, with its vector."""
+        text, start, end = self.chunks[i]
+        return Chunk(index, text, start, end), self.vectors.blob(i)
+
+
+class PartTexts:
+    """The parts' texts in page order, each read only when the joiner's walk reaches it and let
+    go of after; their counts are summed as they go by."""
+
+    def __init__(
+        self,
+        load: Callable[[int], str | None],
+        count: int,
+        *,
+        min_chars_per_page: int,
+        should_cancel: CancelFn,
+    ) -> None:
+        self.load, self.count, self.should_cancel = load, count, should_cancel
+        self.total = TextCounts(min_chars_per_page=min_chars_per_page)
+        self.read = 0
+        self._unreadable: JobError | None = None
+
+    def layouts(self) -> Iterator[PartLayout]:
+        while self.read < self.count:
+            stop_if_cancelled(self.should_cancel)
+            packed = self.load(self.read)
+            if packed is None:  # the plan was dropped: the job was cancelled or run again
+                raise Cancelled(f"Part {self.read + 1} of {self.count} is gone.")
+            part = PartText.unpack(packed, min_chars_per_page=self.total.min_chars_per_page)
+            self.total.add(part.counts)
+            self._unreadable = self._unreadable or part.unreadable
+            self.read += 1
+            yield part.layout
+
+    def counts(self) -> TextCounts:
+        """The whole document's counts (every part read); raises the document's JobError if
+        no page at all could be read, as one pass over it would have."""
+        for _layout in self.layouts():
+            pass
+        total = self.total
+        if total.pages and len(total.failed_pages) == total.pages:
+            raise self._unreadable or CorruptPdf(f"none of the {total.pages} pages could be read")
+        return total
+
+
+def _pack(body: dict[str, Any]) -> str:
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return base64.b64encode(zlib.compress(raw, 1)).decode()
+
+
+def _unpack(packed: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(packed)))
+    return body

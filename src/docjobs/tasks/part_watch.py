@@ -33,7 +33,10 @@ class PartWatch:
         self.checker = JobProgress(
             store, plan.job_id, plan.attempt, interval_s=settings.cancel_check_interval_s
         )
-        self._last = 0.0
+        # Not at its first page: a part reports every REPORT_INTERVAL_S and when it is done
+        # (each report is several Redis calls and an event the reporter handles, while the
+        # reporter edits the thread every few seconds at most).
+        self._last = self.started
 
     @property
     def cancelled(self) -> bool:

@@ -14,7 +14,7 @@ from docjobs.jobs.errors import Cancelled, JobError, TooLarge
 from docjobs.settings import Settings
 from docjobs.tasks.chunk import Chunk, chunk_pages
 from docjobs.tasks.download import HEAD_BYTES, check_pdf_head, format_mb
-from docjobs.tasks.embed import Embedder, build_embedder
+from docjobs.tasks.embed import Embedder, Vectors, build_embedder
 from docjobs.tasks.extract import Extraction, extract_pages
 from docjobs.tasks.progress import (
     CancelFn,
@@ -64,17 +64,57 @@ class Outcome:
         return asdict(self)
 
 
-def extraction_warnings(extraction: Extraction) -> list[str]:
+@dataclass
+class TextCounts:
+    """What a document's text adds up to, without the text: one part's or several parts' sum."""
+
+    pages: int = 0
+    words: int = 0
+    chars: int = 0
+    failed_pages: list[int] = field(default_factory=list)
+    image_pages: int = 0
+    min_chars_per_page: int = 20
+
+    @classmethod
+    def of(cls, extraction: Extraction) -> TextCounts:
+        return cls(
+            extraction.pages,
+            extraction.words,
+            extraction.chars,
+            list(extraction.failed_pages),
+            extraction.image_pages,
+            extraction.min_chars_per_page,
+        )
+
+    def add(self, other: TextCounts) -> None:
+        """Count `other`'s pages too (the pages after these)."""
+        self.pages += other.pages
+        self.words += other.words
+        self.chars += other.chars
+        self.failed_pages.extend(other.failed_pages)
+        self.image_pages += other.image_pages
+
+    # As Extraction.low_text and .no_text_layer, for counts summed over parts.
+    @property
+    def low_text(self) -> bool:
+        readable = self.pages - len(self.failed_pages)
+        return self.chars < self.min_chars_per_page * max(readable, 1)
+
+    @property
+    def no_text_layer(self) -> bool:
+        return self.low_text and self.image_pages > 0
+
+
+def extraction_warnings(counts: TextCounts) -> list[str]:
     """Short sentences for a person about what the extraction could not do."""
     warnings = []
-    if extraction.failed_pages:
-        failed, total = len(extraction.failed_pages), extraction.pages
-        warnings.append(f"{failed} of {total} pages could not be read.")
-    if extraction.no_text_layer:
+    if counts.failed_pages:
+        warnings.append(f"{len(counts.failed_pages)} of {counts.pages} pages could not be read.")
+    if counts.no_text_layer:
         warnings.append(NO_TEXT_LAYER)
-    elif extraction.low_text:
+    elif counts.low_text:
         warnings.append(
-            f"This PDF has very little text ({extraction.chars} characters), "
+            f"This PDF has very little text ({counts.chars} characters), "
             "so there was little to index."
         )
     return warnings
@@ -116,87 +156,64 @@ def run_pipeline(
             engine=engine,
         )
         stop_if_cancelled(should_cancel)
-        on_progress("chunking", overall_percent("chunking", 0, 1), _count(extraction.words, "word"))
+        counts = TextCounts.of(extraction)
+        on_progress("chunking", overall_percent("chunking", 0, 1), _count(counts.words, "word"))
+        # The chunker holds a page or two of words at a time; the chunks themselves are kept
+        # (their text is stored) with their vectors packed beside them.
         chunks = chunk_pages(
             extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
         )
-        return index_chunks(
-            extraction,
+        del extraction  # the pages' text is in the chunks now
+        vectors = embed_chunks(
             chunks,
-            [None] * len(chunks),
-            job_id=job_id,
-            settings=settings,
+            embedder,
+            batch=settings.embed_batch,
             on_progress=on_progress,
             should_cancel=should_cancel,
-            embedder=embedder,
-            store=store,
-            started=started,
         )
+        stop_if_cancelled(should_cancel)
+        on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
+        store.write(job_id, ((chunk, vectors.blob(i)) for i, chunk in enumerate(chunks)))
+        on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
     except Cancelled:
         store.delete(job_id)  # a cancelled job leaves nothing behind, whatever ran before
         raise
+    return succeeded(counts, chunks=len(chunks), job_id=job_id, started=started)
 
 
-def index_chunks(
-    extraction: Extraction,
-    chunks: list[Chunk],
-    vectors: Sequence[list[float] | None],
-    *,
-    job_id: str,
-    settings: Settings,
-    on_progress: ProgressFn,
-    should_cancel: CancelFn,
-    embedder: Embedder,
-    store: ChunkStore,
-    started: float,
-) -> Outcome:
-    """The steps after chunking: embed the chunks that have no vector yet (None), store them
-    all as the job's chunks, and say how it went. `started` is a `time.monotonic()` value."""
-    missing = [i for i, vector in enumerate(vectors) if vector is None]
-    embedded = embed_chunks(
-        [chunks[i] for i in missing],
-        embedder,
-        batch=settings.embed_batch,
-        on_progress=on_progress,
-        should_cancel=should_cancel,
-    )
-    fresh = iter(embedded)
-    complete = [vector if vector is not None else next(fresh) for vector in vectors]
-    stop_if_cancelled(should_cancel)
-    on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
-    store.replace(job_id, chunks, complete)
-    on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
+def succeeded(counts: TextCounts, *, chunks: int, job_id: str, started: float) -> Outcome:
+    """The Outcome of a job whose chunks are stored; `started` is a `time.monotonic()` value."""
     seconds = time.monotonic() - started
     logger.info(
         "job %s: %d pages, %d words, %d chunks in %.1fs",
         job_id,
-        extraction.pages,
-        extraction.words,
-        len(chunks),
+        counts.pages,
+        counts.words,
+        chunks,
         seconds,
     )
     return Outcome(
         status="succeeded",
-        pages=extraction.pages,
-        words=extraction.words,
-        chars=extraction.chars,
-        chunks=len(chunks),
-        failed_pages=extraction.failed_pages,
-        warnings=extraction_warnings(extraction),
+        pages=counts.pages,
+        words=counts.words,
+        chars=counts.chars,
+        chunks=chunks,
+        failed_pages=counts.failed_pages,
+        warnings=extraction_warnings(counts),
         seconds=round(seconds, 3),
     )
 
 
 def embed_chunks(
-    chunks: list[Chunk],
+    chunks: Sequence[Chunk],
     embedder: Embedder,
     *,
     batch: int,
     on_progress: ProgressFn,
     should_cancel: CancelFn,
-) -> list[list[float]]:
-    """Vectors for `chunks`, a batch at a time, checking for a cancel between batches."""
-    vectors: list[list[float]] = []
+) -> Vectors:
+    """Vectors for `chunks`, packed, a batch at a time, checking for a cancel between batches."""
+    vectors = Vectors()
     batch = max(1, batch)
     for i in range(0, len(chunks), batch):
         stop_if_cancelled(should_cancel)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
@@ -23,6 +21,7 @@ from docjobs.tasks.outcomes import (
     job_error_for,
     send_result,
 )
+from docjobs.tasks.part_files import part_files
 from docjobs.tasks.pipeline import run_pipeline
 from docjobs.tasks.reporting import JobProgress
 from docjobs.tasks.split import PART_TASK, resume_split, run_part, start_split
@@ -96,28 +95,35 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     job = store.get(job_id)
     assert job is not None
     progress = JobProgress(store, job_id, attempt, interval_s=settings.cancel_check_interval_s)
+    split = False
     try:
-        with tempfile.TemporaryDirectory(prefix=f"docjobs-{job_id}-") as tmp:
-            path = download_file(
+        # Fetched where the parts this process may run look for it, so that a split job's
+        # file (and what the engines learn about it) is not fetched or checked again.
+        path = part_files.get(
+            job_id,
+            attempt,
+            lambda directory: download_file(
                 job.url,
                 token=settings.slack_bot_token or "",
-                dest_dir=Path(tmp),
+                dest_dir=directory,
                 max_bytes=settings.max_file_bytes,
                 client=ctx.http,
                 on_progress=progress,
-            )
-            if start_split(task, job_id, attempt, path, ctx, progress):
-                return  # its parts carry on, on any worker process
-            outcome = run_pipeline(
-                path,
-                job_id=job_id,
-                settings=settings,
-                on_progress=progress,
-                should_cancel=progress.should_cancel,
-                embedder=ctx.embedder,
-                store=ctx.chunks,
-                engine=settings.extract_engine,
-            )
+            ),
+        )
+        split = start_split(task, job_id, attempt, path, ctx, progress)
+        if split:
+            return  # its parts carry on, on any worker process
+        outcome = run_pipeline(
+            path,
+            job_id=job_id,
+            settings=settings,
+            on_progress=progress,
+            should_cancel=progress.should_cancel,
+            embedder=ctx.embedder,
+            store=ctx.chunks,
+            engine=settings.extract_engine,
+        )
     except Exception as caught:  # noqa: BLE001 - every failure becomes a JobError, below
         exc = job_error_for(caught, settings, job_id=job_id)
         if exc.code == "cancelled" or progress.cancelled:
@@ -126,6 +132,9 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
             return
         handle_failure(task, job_id, attempt, exc, ctx, retries=retries, started=started)
         return
+    finally:
+        if not split:
+            part_files.drop(job_id, attempt)
     if progress.cancelled:
         ctx.chunks.delete(job_id)
         return

@@ -46,7 +46,8 @@ def start_split(
     task: Task, job_id: str, attempt: int, path: Path, ctx: WorkerContext, progress: ProgressFn
 ) -> bool:
     """Split the downloaded job into parts and send them, if it is big enough; returns whether
-    it did (the caller's work is then done)."""
+    it did (the caller's work is then done). `path` is where part_files keeps the job's file,
+    so the parts this process runs read it from there."""
     settings = ctx.settings
     if settings.split_min_pages <= 0:
         return False
@@ -58,7 +59,6 @@ def start_split(
         return False
     plan = SplitPlan(ctx.redis, job_id, attempt)
     plan.create(parts, pages=pages)
-    part_files.keep_file(job_id, attempt, path)  # a part this process runs need not fetch it
     progress("extracting", overall_percent("extracting", 0, pages), f"page 0 of {pages}")
     _send_parts(task.app, job_id, attempt, plan.parts())
     logger.info(
@@ -128,28 +128,23 @@ def run_part(
             task.apply_async(args=[job_id, attempt, index, first_page, last_page], countdown=wait)
             return
         try:
-            done = _read_part(task, job, index, first_page, last_page, len(specs), plan, ctx)
+            done = _read_part(task, job, index, specs, plan, ctx)
         finally:
             lease.release()
     else:
         done = plan.done()
     if done == len(specs):
+        part_files.drop(job_id, attempt)  # every page is read: free the file and its reader
         join_parts(task, job_id, attempt, plan, len(specs), ctx)
 
 
 def _read_part(
-    task: Task,
-    job: Job,
-    index: int,
-    first_page: int,
-    last_page: int,
-    count: int,
-    plan: SplitPlan,
-    ctx: WorkerContext,
+    task: Task, job: Job, index: int, specs: list[PartSpec], plan: SplitPlan, ctx: WorkerContext
 ) -> int | None:
     """Read, chunk and embed the part's pages and store them; the parts done, or None if the
     part stopped (cancelled, superseded, failed, or to be retried)."""
     settings, job_id, attempt = ctx.settings, job.id, job.attempt
+    first_page, last_page = specs[index].first_page, specs[index].last_page
     retries = task.request.retries or 0
     watch = PartWatch(plan, ctx.store, settings, index=index, pages=plan.pages())
     try:
@@ -176,20 +171,21 @@ def _read_part(
             last_page=last_page,
             readers=part_files.readers,
         )
+        read_s = watch.elapsed_s
         chunked = chunk_part(
             extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
         )
         # The last chunk of any part but the last runs on into the next part: the joiner
         # cuts that one, so it is not worth a vector.
-        worth = len(chunked.chunks) if index == count - 1 else max(len(chunked.chunks) - 1, 0)
+        rows = chunked.chunks if index + 1 == len(specs) else chunked.chunks[:-1]
         vectors = embed_chunks(
-            chunked.chunks[:worth],
+            rows,
             ctx.embedder,
             batch=settings.embed_batch,
             on_progress=ignore_progress,
             should_cancel=watch.should_stop,
         )
-        packed = PartOutput(extraction, chunked, vectors).pack()
+        text, packed_rows = PartOutput(extraction, chunked, rows, vectors).pack()
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's, below
         plan.add_busy(watch.elapsed_s)
         error = job_error_for(exc, settings, job_id=job_id)
@@ -199,20 +195,22 @@ def _read_part(
         _fail_part(task, job, index, error, plan, ctx, retries=retries)
         return None
     plan.add_busy(watch.elapsed_s)
-    stored = plan.store_part(index, packed)
+    stored = plan.store_part(index, text, packed_rows)
     if stored is None:
         logger.info("job %s attempt %d part %d: plan gone (job ended)", job_id, attempt, index)
         return None
     new, done = stored
     logger.info(
-        "job %s attempt %d: part %d of %d (pages %d-%d) stored%s",
+        "job %s attempt %d: part %d of %d (pages %d-%d) stored%s in %.2fs (%.2fs reading)",
         job_id,
         attempt,
         index + 1,
-        count,
+        len(specs),
         first_page,
         last_page,
         "" if new else " (already)",
+        watch.elapsed_s,
+        read_s,
     )
     return done
 

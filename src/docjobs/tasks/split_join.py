@@ -1,6 +1,11 @@
 """Joining a split job: the parts' pages in order, chunked exactly as one pass would chunk
 them, embedded where the parts did not, stored, and one outcome sent.
 
+It streams: a first pass reads the parts' texts one at a time to walk the document's chain
+of chunks (most are a part's own, a few around each seam are cut here), a second reads their
+rows one at a time into the store's one transaction. The joiner never holds more than a part
+or two, nor a vector as Python floats, whatever the length of the document.
+
 The part whose output completes the plan joins. A join lease makes it the only joiner while
 it works; if it dies, a redelivered part message finds every part in, no live joiner and no
 outcome yet, and joins again (storing replaces, and the outcome is recorded once).
@@ -10,20 +15,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 from celery import Task
 
 from docjobs.jobs.errors import Cancelled
 from docjobs.jobs.model import Job, State
 from docjobs.jobs.results import JobResult
+from docjobs.tasks.chunk import Chunk
 from docjobs.tasks.context import WorkerContext
+from docjobs.tasks.embed import Vectors
 from docjobs.tasks.lease import JobLease
 from docjobs.tasks.outcomes import handle_failure, job_error_for, send_result
-from docjobs.tasks.part_chunks import stitch
+from docjobs.tasks.part_chunks import Source, stitch
 from docjobs.tasks.part_files import part_files
-from docjobs.tasks.part_output import PartOutput, merge_extractions
-from docjobs.tasks.pipeline import Outcome, index_chunks
-from docjobs.tasks.progress import overall_percent
+from docjobs.tasks.part_output import PartRows, PartTexts
+from docjobs.tasks.pipeline import Outcome, embed_chunks, stop_if_cancelled, succeeded
+from docjobs.tasks.progress import CancelFn, ignore_progress, overall_percent
 from docjobs.tasks.reporting import JobProgress
 from docjobs.tasks.split_plan import SplitPlan
 
@@ -56,13 +64,12 @@ def _join_leased(
     if job is None or job.attempt != attempt or job.is_final:
         abandon(plan, job, ctx)
         return
-    packed = plan.load_outputs(count)
-    if any(p is None for p in packed):
+    if plan.stored() != set(range(count)):
         logger.error("job %s attempt %d: a part's output is missing; not joining", job_id, attempt)
         return
     progress = JobProgress(ctx.store, job_id, attempt, interval_s=settings.cancel_check_interval_s)
     try:
-        outcome = _join(job_id, packed, progress, ctx)
+        outcome = _join(job_id, plan, count, progress, ctx)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's, below
         error = job_error_for(exc, settings, job_id=job_id)
         if isinstance(error, Cancelled) or progress.cancelled:
@@ -93,45 +100,69 @@ def _join_leased(
 
 
 def _join(
-    job_id: str, packed: list[str | None], progress: JobProgress, ctx: WorkerContext
+    job_id: str, plan: SplitPlan, count: int, progress: JobProgress, ctx: WorkerContext
 ) -> Outcome:
     settings, started = ctx.settings, time.monotonic()
-    outputs = [
-        PartOutput.unpack(p, min_chars_per_page=settings.min_chars_per_page)
-        for p in packed
-        if p is not None
-    ]
-    extraction = merge_extractions(
-        [output.extraction for output in outputs], min_chars_per_page=settings.min_chars_per_page
+    size, overlap = settings.chunk_chars, settings.chunk_overlap
+    progress("chunking", overall_percent("chunking", 0, 1), f"joining {count} parts")
+    texts = PartTexts(
+        plan.load_text,
+        count,
+        min_chars_per_page=settings.min_chars_per_page,
+        should_cancel=progress.should_cancel,
     )
-    progress("chunking", overall_percent("chunking", 0, 1), f"{extraction.words} words")
-    chunks, sources = stitch(
-        [output.chunked for output in outputs],
-        extraction.page_texts,
-        size=settings.chunk_chars,
-        overlap=settings.chunk_overlap,
+    # Which part made each of the document's chunks, or the chunk itself where it was cut
+    # here: a small record per chunk, the texts and vectors stay in Redis until stored.
+    chunks = list(stitch(texts.layouts(), size=size, overlap=overlap))
+    counts = texts.counts()
+    seams = [chunk for chunk in chunks if isinstance(chunk, Chunk)]
+    # The parts embedded all but these few: no embedding step to show.
+    seam_vectors = embed_chunks(
+        seams,
+        ctx.embedder,
+        batch=settings.embed_batch,
+        on_progress=ignore_progress,
+        should_cancel=progress.should_cancel,
     )
-    vectors: list[list[float] | None] = []
-    for source in sources:
-        made = outputs[source.part].vectors if source is not None else []
-        vectors.append(made[source.chunk] if source and source.chunk < len(made) else None)
+    stop_if_cancelled(progress.should_cancel)
+    progress("storing", overall_percent("storing", 0, 1), f"{len(chunks)} chunks")
+    walked = time.monotonic()
     # A cancel on the way is abandon()'s to clean up: it knows whether the job is cancelled on
     # this attempt or already run again as another (whose chunks these are not).
-    return index_chunks(
-        extraction,
-        chunks,
-        vectors,
-        job_id=job_id,
-        settings=settings,
-        # The parts embedded all but the few chunks cut at seams: no embedding step to show.
-        on_progress=lambda step, percent, detail: (
-            None if step == "embedding" else progress(step, percent, detail)
-        ),
-        should_cancel=progress.should_cancel,
-        embedder=ctx.embedder,
-        store=ctx.chunks,
-        started=started,
+    rows = _rows(chunks, seam_vectors, plan, should_cancel=progress.should_cancel)
+    ctx.chunks.write(job_id, rows)
+    progress("storing", 100, f"{len(chunks)} chunks stored")
+    logger.info(
+        "job %s: %d parts joined in %.2fs (%.2fs finding the chunks, %d cut at seams; "
+        "%.2fs storing)",
+        job_id,
+        count,
+        time.monotonic() - started,
+        walked - started,
+        len(seams),
+        time.monotonic() - walked,
     )
+    return succeeded(counts, chunks=len(chunks), job_id=job_id, started=started)
+
+
+def _rows(
+    chunks: list[Source | Chunk], seam_vectors: Vectors, plan: SplitPlan, *, should_cancel: CancelFn
+) -> Iterator[tuple[Chunk, bytes]]:
+    """The document's chunks with their vectors, in order, reading one part's rows at a time."""
+    part, rows, seam = -1, None, 0
+    for index, chunk in enumerate(chunks):
+        if isinstance(chunk, Chunk):
+            yield chunk, seam_vectors.blob(seam)
+            seam += 1
+            continue
+        if chunk.part != part:
+            stop_if_cancelled(should_cancel)
+            packed = plan.load_rows(chunk.part)
+            if packed is None:  # the plan was dropped: the job was cancelled or run again
+                raise Cancelled(f"Part {chunk.part + 1}'s chunks are gone.")
+            part, rows = chunk.part, PartRows.unpack(packed)
+        assert rows is not None
+        yield rows.row(chunk.chunk, index=index)
 
 
 def abandon(plan: SplitPlan, job: Job | None, ctx: WorkerContext) -> None:

@@ -15,6 +15,9 @@ import redis
 from docjobs.jobs.store import PREFIX
 
 PLAN_TTL_S = 24 * 3600
+# The smallest part worth its own task: below this its fixed costs (a message, a lease, the
+# extra chunks cut at its seams) outweigh the waiting it saves at the end of a job.
+SMALLEST_PART = 10
 PROGRESS_LOCK_MS = 5000
 
 _CREATE = """
@@ -24,12 +27,14 @@ redis.call('HSET', KEYS[1], 'parts', ARGV[1], 'pages', ARGV[2], 'done', 0, 'page
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-# Store a part's output once: a redelivered part finds its field there and counts nothing.
+# Store a part's output (its text and its rows) once: a redelivered part finds its fields
+# there and counts nothing.
 _STORE_PART = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
 if redis.call('HSETNX', KEYS[1], 'part:' .. ARGV[1], ARGV[2]) == 0 then
   return {0, tonumber(redis.call('HGET', KEYS[1], 'done'))}
 end
+redis.call('HSET', KEYS[1], 'rows:' .. ARGV[1], ARGV[3])
 return {1, redis.call('HINCRBY', KEYS[1], 'done', 1)}
 """
 # Pages read so far, counting each part's best (a retried part reads its pages again), and
@@ -69,14 +74,24 @@ class PartSpec:
 
 
 def plan_parts(pages: int, *, per_part: int) -> list[PartSpec]:
-    """Page ranges of at most `per_part` pages covering 1..pages, as even as can be."""
-    count = max(1, math.ceil(pages / max(per_part, 1)))
-    size, extra = divmod(pages, count)
+    """Page ranges covering 1..pages in parts of at most `per_part` pages, as even as can be,
+    but for the last few, which halve in size (down to SMALLEST_PART pages): the processes
+    taking a job's parts in turn then run out of work at about the same time, instead of one
+    waiting while another reads a whole part."""
+    per_part = max(per_part, 1)
+    tail: list[int] = []
+    size = per_part // 2
+    while size >= SMALLEST_PART and pages - sum(tail) - size >= per_part:
+        tail.append(size)
+        size //= 2
+    body = pages - sum(tail)
+    count = max(1, math.ceil(body / per_part))
+    size, extra = divmod(body, count)
+    sizes = [size + (1 if index < extra else 0) for index in range(count)] + tail
     specs, first = [], 1
-    for index in range(count):
-        last = first + size + (1 if index < extra else 0) - 1
-        specs.append(PartSpec(index, first, last))
-        first = last + 1
+    for index, pages_in_part in enumerate(sizes):
+        specs.append(PartSpec(index, first, first + pages_in_part - 1))
+        first += pages_in_part
     return specs
 
 
@@ -116,9 +131,10 @@ class SplitPlan:
         fields = [str(name) for name in self.client.hkeys(self.key)]
         return {int(name.split(":", 1)[1]) for name in fields if name.startswith("part:")}
 
-    def store_part(self, index: int, packed: str) -> tuple[bool, int] | None:
-        """Store a part's output once; (newly stored, parts done), or None if the plan is gone."""
-        new, done = self.client.eval(_STORE_PART, 1, self.key, index, packed)
+    def store_part(self, index: int, text: str, rows: str) -> tuple[bool, int] | None:
+        """Store a part's packed output once; (newly stored, parts done), or None if the plan
+        is gone."""
+        new, done = self.client.eval(_STORE_PART, 1, self.key, index, text, rows)
         return None if int(new) < 0 else (int(new) == 1, int(done))
 
     def done(self) -> int:
@@ -150,10 +166,15 @@ class SplitPlan:
     def busy_s(self) -> float:
         return int(self.client.hget(self.key, "busy_ms") or 0) / 1000
 
-    def load_outputs(self, count: int) -> list[str | None]:
-        """The parts' packed outputs, in page order."""
-        values = self.client.hmget(self.key, [f"part:{i}" for i in range(count)])
-        return [None if value is None else str(value) for value in values]
+    def load_text(self, index: int) -> str | None:
+        """Part `index`'s packed text (PartText), or None if it is not there."""
+        value = self.client.hget(self.key, f"part:{index}")
+        return None if value is None else str(value)
+
+    def load_rows(self, index: int) -> str | None:
+        """Part `index`'s packed rows (PartRows), or None if they are not there."""
+        value = self.client.hget(self.key, f"rows:{index}")
+        return None if value is None else str(value)
 
     def is_joined(self) -> bool:
         return bool(self.client.exists(self.joined_key))

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pypdf.errors import (
     DependencyError,
@@ -96,14 +96,29 @@ class Extraction:
 
     @property
     def low_text(self) -> bool:
-        """Fewer than `min_chars_per_page` characters per readable page on average."""
-        readable = self.pages - len(self.failed_pages)
-        return self.chars < self.min_chars_per_page * max(readable, 1)
+        return is_low_text(self)
 
     @property
     def no_text_layer(self) -> bool:
-        """Little text but pictures of pages: a scan that needs OCR."""
-        return self.low_text and self.image_pages > 0
+        return is_low_text(self) and self.image_pages > 0
+
+
+class _Counted(Protocol):
+    @property
+    def pages(self) -> int: ...
+    @property
+    def chars(self) -> int: ...
+    @property
+    def failed_pages(self) -> list[int]: ...
+    @property
+    def min_chars_per_page(self) -> int: ...
+
+
+def is_low_text(counted: _Counted) -> bool:
+    """Fewer than `min_chars_per_page` characters per readable page on average; with pictures
+    of pages (`no_text_layer`), a scan that needs OCR."""
+    readable = counted.pages - len(counted.failed_pages)
+    return counted.chars < counted.min_chars_per_page * max(readable, 1)
 
 
 def classify(exc: BaseException) -> type[JobError]:

@@ -15,7 +15,7 @@ from docjobs.settings import Settings
 from docjobs.tasks.chunk import Chunk, chunk_pages
 from docjobs.tasks.download import HEAD_BYTES, check_pdf_head, format_mb
 from docjobs.tasks.embed import Embedder, Vectors, build_embedder
-from docjobs.tasks.extract import Extraction, extract_pages
+from docjobs.tasks.extract import Extraction, extract_pages, is_low_text
 from docjobs.tasks.progress import (
     CancelFn,
     ProgressFn,
@@ -97,12 +97,11 @@ class TextCounts:
     # As Extraction.low_text and .no_text_layer, for counts summed over parts.
     @property
     def low_text(self) -> bool:
-        readable = self.pages - len(self.failed_pages)
-        return self.chars < self.min_chars_per_page * max(readable, 1)
+        return is_low_text(self)
 
     @property
     def no_text_layer(self) -> bool:
-        return self.low_text and self.image_pages > 0
+        return is_low_text(self) and self.image_pages > 0
 
 
 def extraction_warnings(counts: TextCounts) -> list[str]:

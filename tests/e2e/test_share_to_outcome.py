@@ -59,17 +59,17 @@ def test_thread_shows_queued_progress_and_outcome(stack: Stack, tmp_path: Path) 
         "reaction_added white_check_mark",
     ]
     messages = [c for c in changes if not c.startswith("reaction")]
+    done = f":white_check_mark: *q3-report.pdf* — done — job `{job_id}`"
+    if messages[0] == f"posted {done}":
+        # The job was over before the reporter first looked: its message shows it as it is.
+        assert messages == [f"posted {done}", f"posted {outcome['text']}"]
+        return
     # The first reply says queued — or already under way when a free worker was quicker than
     # the reporter, which shows the job as it is, not as it was.
     queued = f"posted :hourglass_flowing_sand: *q3-report.pdf* is queued — job `{job_id}`"
     assert messages[0] == queued or PROGRESS_RE.match(messages[0].removeprefix("posted ")), (
         messages[0]
     )
-    done = f":white_check_mark: *q3-report.pdf* — done — job `{job_id}`"
-    if messages[0] == f"posted {done}":
-        # The job was over before the reporter first looked: its message shows it as it is.
-        assert messages == [f"posted {done}", f"posted {outcome['text']}"]
-        return
     # The outcome is posted as soon as the job is done; the progress message shows it at the
     # next edit the pace allows.
     assert messages[-2:] == [f"posted {outcome['text']}", f"edited {done}"]

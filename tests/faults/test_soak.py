@@ -11,6 +11,7 @@ import contextlib
 import os
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -72,6 +73,18 @@ def test_soak(
             )
             time.sleep(rng.uniform(0.0, 0.15))
 
+    # Celery's worker can exit while it reconnects after the Redis restart (kombu's
+    # restore_unacked on a released connection: AttributeError on conninfo.hostname). Deployments
+    # run it under a restart policy; so does this test, and it says how often that happened.
+    restarts: list[str] = []
+    supervising = threading.Event()
+
+    def supervise() -> None:
+        while not supervising.wait(0.2):
+            restarts.extend(stack.restart_dead())
+
+    threading.Thread(target=supervise, daemon=True).start()
+
     third = total // 3
     share_some(third)
     _kill_a_pool_process(stack)
@@ -87,6 +100,7 @@ def test_soak(
     stack.stop("web")  # fault 4: results (and Slack's endpoint) down while jobs finish
     time.sleep(web_down_s)
     stack.start("web", "web")
+    restarts.extend(stack.restart_dead())
     stack.wait_ready()
 
     deadline = time.monotonic() + (1800 if full else 240)
@@ -98,6 +112,7 @@ def test_soak(
                 shared["channel"], shared["ts"], timeout_s=remaining
             )
     time.sleep(2.0)  # let any duplicate land before counting
+    supervising.set()
     stack.heal_slack_calls()
 
     client = connect(stack.redis_url)
@@ -127,9 +142,10 @@ def test_soak(
         f"\njobs={len(shares)} succeeded={states['succeeded']} failed={states['failed']} "
         f"cancelled={states['cancelled']} lost={lost} duplicate_replies={duplicates} "
         f"mismatched={mismatched} slack_429_seen={calls['ratelimited']} retries={retries} "
-        f"seconds={time.monotonic() - started:.0f}"
+        f"seconds={time.monotonic() - started:.0f} restarted={','.join(restarts) or 'none'}"
     )
     assert (lost, duplicates, mismatched) == (0, 0, 0)
+    assert set(restarts) <= {"worker"}, restarts  # the web, reporter and sandbox never died
     assert states["failed"] == len([n for n in range(total) if n % 11 == 5])
 
 

@@ -66,6 +66,16 @@ class Stack:
             child.kill()
             child.wait()
 
+    def restart_dead(self) -> list[str]:
+        """Start again every part that has exited, as a supervisor (compose's `restart:
+        unless-stopped`) would; returns their names."""
+        restarted = []
+        for name, child in list(self.children.items()):
+            if child.poll() is not None:
+                self.start(name, *list(child.args)[3:])  # type: ignore[arg-type]
+                restarted.append(name)
+        return restarted
+
     def stop_all(self) -> None:
         for name in list(self.children):
             self.stop(name)

@@ -12,7 +12,6 @@ from docjobs.jobs.model import State
 from docjobs.jobs.results import JobResult
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
 from docjobs.tasks.context import WorkerContext, worker_context
-from docjobs.tasks.download import download_file
 from docjobs.tasks.lease import JobLease
 from docjobs.tasks.outcomes import (
     DELIVERY_MAX_RETRIES,
@@ -24,7 +23,13 @@ from docjobs.tasks.outcomes import (
 from docjobs.tasks.part_files import part_files
 from docjobs.tasks.pipeline import run_pipeline
 from docjobs.tasks.reporting import JobProgress
-from docjobs.tasks.split import PART_TASK, resume_split, run_part, start_split
+from docjobs.tasks.split import (
+    PART_TASK,
+    fetch_job_file,
+    resume_split,
+    run_part,
+    start_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,20 +102,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     progress = JobProgress(store, job_id, attempt, interval_s=settings.cancel_check_interval_s)
     split = False
     try:
-        # Fetched where the parts this process may run look for it, so that a split job's
-        # file (and what the engines learn about it) is not fetched or checked again.
-        path = part_files.get(
-            job_id,
-            attempt,
-            lambda directory: download_file(
-                job.url,
-                token=settings.slack_bot_token or "",
-                dest_dir=directory,
-                max_bytes=settings.max_file_bytes,
-                client=ctx.http,
-                on_progress=progress,
-            ),
-        )
+        path = fetch_job_file(job, ctx, on_progress=progress)
         split = start_split(task, job_id, attempt, path, ctx, progress)
         if split:
             return  # its parts carry on, on any worker process

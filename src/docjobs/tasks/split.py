@@ -138,6 +138,24 @@ def run_part(
         join_parts(task, job_id, attempt, plan, len(specs), ctx)
 
 
+def fetch_job_file(job: Job, ctx: WorkerContext, *, on_progress: ProgressFn | None = None) -> Path:
+    """The job's PDF, downloaded once per worker process into the cache its parts look in, so
+    a split job's file (and what the engines learn about it) is not fetched or checked again."""
+    settings = ctx.settings
+    return part_files.get(
+        job.id,
+        job.attempt,
+        lambda directory: download_file(
+            job.url,
+            token=settings.slack_bot_token or "",
+            dest_dir=directory,
+            max_bytes=settings.max_file_bytes,
+            client=ctx.http,
+            on_progress=on_progress,
+        ),
+    )
+
+
 def _read_part(
     task: Task, job: Job, index: int, specs: list[PartSpec], plan: SplitPlan, ctx: WorkerContext
 ) -> int | None:
@@ -149,17 +167,7 @@ def _read_part(
     watch = PartWatch(plan, ctx.store, settings, index=index, pages=plan.pages())
     try:
         watch.should_stop()  # the time budget may be spent before this part began
-        path = part_files.get(
-            job_id,
-            attempt,
-            lambda directory: download_file(
-                job.url,
-                token=settings.slack_bot_token or "",
-                dest_dir=directory,
-                max_bytes=settings.max_file_bytes,
-                client=ctx.http,
-            ),
-        )
+        path = fetch_job_file(job, ctx)
         extraction = extract_pages(
             path,
             max_pages=settings.max_pages,

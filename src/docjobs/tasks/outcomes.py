@@ -17,6 +17,7 @@ from docjobs.settings import Settings
 from docjobs.tasks.celery_app import DELIVER_TASK
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.delivery import post_result
+from docjobs.tasks.pipeline import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,23 @@ def handle_failure(
         dead_lettered=dead,
     )
     send_result(task, result, ctx)
+
+
+def succeeded_result(
+    job_id: str, attempt: int, outcome: Outcome, *, seconds: float, retries: int
+) -> JobResult:
+    """The result a task sends for a job it finished, whole or joined from parts."""
+    return JobResult(
+        job_id=job_id,
+        attempt=attempt,
+        status="succeeded",
+        pages=outcome.pages,
+        words=outcome.words,
+        chunks=outcome.chunks,
+        warnings=outcome.warnings,
+        seconds=seconds,
+        retries=retries,
+    )
 
 
 def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:

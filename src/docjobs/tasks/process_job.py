@@ -19,6 +19,7 @@ from docjobs.tasks.outcomes import (
     handle_failure,
     job_error_for,
     send_result,
+    succeeded_result,
 )
 from docjobs.tasks.part_files import part_files
 from docjobs.tasks.pipeline import run_pipeline
@@ -130,15 +131,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     if progress.cancelled:
         ctx.chunks.delete(job_id)
         return
-    result = JobResult(
-        job_id=job_id,
-        attempt=attempt,
-        status="succeeded",
-        pages=outcome.pages,
-        words=outcome.words,
-        chunks=outcome.chunks,
-        warnings=outcome.warnings,
-        seconds=time.time() - started,
-        retries=retries,
+    result = succeeded_result(
+        job_id, attempt, outcome, seconds=time.time() - started, retries=retries
     )
     send_result(task, result, ctx)

@@ -21,12 +21,11 @@ from celery import Task
 
 from docjobs.jobs.errors import Cancelled
 from docjobs.jobs.model import Job, State
-from docjobs.jobs.results import JobResult
 from docjobs.tasks.chunk import Chunk
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.embed import Vectors
 from docjobs.tasks.lease import JobLease
-from docjobs.tasks.outcomes import handle_failure, job_error_for, send_result
+from docjobs.tasks.outcomes import handle_failure, job_error_for, send_result, succeeded_result
 from docjobs.tasks.part_chunks import Source, stitch
 from docjobs.tasks.part_files import part_files
 from docjobs.tasks.part_output import PartRows, PartTexts
@@ -83,17 +82,8 @@ def _join_leased(
     if progress.cancelled:
         abandon(plan, ctx.store.get(job_id), ctx)
         return
-    result = JobResult(
-        job_id=job_id,
-        attempt=attempt,
-        status="succeeded",
-        pages=outcome.pages,
-        words=outcome.words,
-        chunks=outcome.chunks,
-        warnings=outcome.warnings,
-        seconds=time.time() - (job.started_at or time.time()),
-        retries=plan.retries(),
-    )
+    seconds = time.time() - (job.started_at or time.time())
+    result = succeeded_result(job_id, attempt, outcome, seconds=seconds, retries=plan.retries())
     send_result(task, result, ctx)
     plan.mark_joined()
     part_files.drop(job_id, attempt)

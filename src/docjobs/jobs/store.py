@@ -61,7 +61,8 @@ def finished_key(state: State) -> str:
 _REQUIRED_FIELDS = tuple(
     f.name for f in dataclasses.fields(Job) if f.default is f.default_factory is dataclasses.MISSING
 )
-_ACTIVE_STATE_KEYS = [active_state_key(s) for s in (State.QUEUED, State.RUNNING, State.RETRYING)]
+_ACTIVE_STATES = (State.QUEUED, State.RUNNING, State.RETRYING)
+_ACTIVE_STATE_KEYS = [active_state_key(s) for s in _ACTIVE_STATES]
 
 
 class JobStore:
@@ -219,8 +220,7 @@ class JobStore:
         pipe = self.client.pipeline(transaction=False)
         for key in _ACTIVE_STATE_KEYS:
             pipe.scard(key)
-        states = (State.QUEUED, State.RUNNING, State.RETRYING)
-        return {state: int(n) for state, n in zip(states, pipe.execute(), strict=True)}
+        return {state: int(n) for state, n in zip(_ACTIVE_STATES, pipe.execute(), strict=True)}
 
     def all_ids(self) -> list[str]:
         return list(self.client.zrange(INDEX_ALL, 0, -1))

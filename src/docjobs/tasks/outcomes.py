@@ -130,12 +130,7 @@ def succeeded_result(
 def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
     """Post the outcome now; if the results service is down, hand it to a durable task."""
     try:
-        post_result(
-            ctx.http,
-            url=ctx.settings.results_url,
-            secret=ctx.settings.results_secret,
-            result=result,
-        )
+        _post(result, ctx)
     except TransientError as exc:
         logger.warning(
             "job %s: outcome not delivered (%s); queued for redelivery", result.job_id, exc.detail
@@ -143,14 +138,15 @@ def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
         task.app.send_task(DELIVER_TASK, args=[result.model_dump()], countdown=1)
 
 
+def _post(result: JobResult, ctx: WorkerContext) -> None:
+    post_result(
+        ctx.http, url=ctx.settings.results_url, secret=ctx.settings.results_secret, result=result
+    )
+
+
 def deliver_later(task: Task, result: JobResult, ctx: WorkerContext) -> None:
     try:
-        post_result(
-            ctx.http,
-            url=ctx.settings.results_url,
-            secret=ctx.settings.results_secret,
-            result=result,
-        )
+        _post(result, ctx)
     except TransientError as exc:
         retries = task.request.retries or 0
         if retries < DELIVERY_MAX_RETRIES:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 
 import httpx
 import redis
+from celery.signals import worker_process_init
 
 from docjobs.jobs.connection import connect
 from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings, get_settings
 from docjobs.tasks.embed import Embedder, build_embedder
 from docjobs.tasks.store import ChunkStore
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +45,20 @@ class WorkerContext:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return ChunkStore(self.settings.store_path)
 
+    def warm(self) -> None:
+        """Build what every job uses before the first job comes: otherwise that job waits a
+        quarter of a second for the engines' imports and the HTTP client. Nothing here may
+        block: Celery gives a new process 4 s to start (Redis and the chunk store, which can
+        wait on a lock, are left to the first job). What fails here fails in the job too, which
+        says why."""
+        import docjobs.tasks.extract_pdfium  # noqa: F401 - pypdfium2 and its library
+        import docjobs.tasks.extract_pypdf  # noqa: F401
+
+        try:
+            _ = self.store, self.http, self.embedder
+        except Exception as exc:  # noqa: BLE001 - a job started now would meet it and say so
+            logger.warning("worker process not warmed up: %s: %s", type(exc).__name__, exc)
+
 
 _context: WorkerContext | None = None
 
@@ -50,3 +68,8 @@ def worker_context() -> WorkerContext:
     if _context is None:
         _context = WorkerContext(get_settings())
     return _context
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    worker_context().warm()

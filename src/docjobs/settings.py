@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     chunk_chars: int = 1200
     chunk_overlap: int = 200
     # A PDF of more pages than this is read in parts of up to `split_pages_per_part` pages by
-    # several worker processes at once (0: never split).
-    split_min_pages: int = 200
+    # several worker processes at once (0: never split). From 100: that is about 5 s of pypdf,
+    # long enough that one such PDF among short ones keeps a process busy while others idle.
+    split_min_pages: int = 100
     split_pages_per_part: int = 100
 
     # Embedding: "hash" needs no model download; "openai" calls an OpenAI-compatible endpoint.

@@ -262,6 +262,24 @@ def test_a_small_pdf_is_not_split(harness: Harness, tmp_path: Path) -> None:
     assert [(r.status, r.pages) for r in harness.results] == [("succeeded", 20)]
 
 
+def test_by_default_a_pdf_of_over_100_pages_is_read_by_two_processes(
+    settings: Settings, store: JobStore, tmp_path: Path
+) -> None:
+    # One long PDF among short ones must not keep one process busy while the other waits:
+    # with pypdf a 117-page corpus file is six seconds of work.
+    defaults = Settings(_env_file=None)
+    settings.split_min_pages = defaults.split_min_pages
+    settings.split_pages_per_part = defaults.split_pages_per_part
+    for pages, ranges in ((100, []), (101, [[0, 1, 51], [1, 52, 101]])):
+        harness = make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", pages))
+        harness.run(Message(PROCESS_TASK, [harness.share(file_id=f"F{pages}"), 1]))
+        parts = harness.take()
+        assert [m.args[2:] for m in parts] == ranges
+        harness.queue.extend(parts)
+        harness.drain()
+        assert [(r.status, r.pages) for r in harness.results] == [("succeeded", pages)]
+
+
 def test_parts_report_one_rising_percent(harness: Harness) -> None:
     job_id, parts = start(harness)
     seen: list[int] = []

@@ -1,4 +1,4 @@
-"""The SQLite chunk store: idempotent replace, delete, compact vectors, concurrent writers."""
+"""The SQLite chunk store: idempotent writes, delete, compact vectors, concurrent writers."""
 
 from __future__ import annotations
 
@@ -22,10 +22,14 @@ def make(n: int, *, tag: str = "t", dim: int = 4) -> tuple[list[Chunk], list[lis
     return chunks, vectors
 
 
-def test_replace_stores_chunks_and_vectors_that_read_back(tmp_path: Path) -> None:
+def put(store: ChunkStore, job_id: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    store.write(job_id, zip(chunks, vectors, strict=True))
+
+
+def test_write_stores_chunks_and_vectors_that_read_back(tmp_path: Path) -> None:
     store = ChunkStore(tmp_path / "chunks.sqlite3")
     chunks, vectors = make(3)
-    store.replace("J1", chunks, vectors)
+    put(store, "J1", chunks, vectors)
 
     loaded = store.load("J1")
     assert [s.chunk for s in loaded] == chunks
@@ -35,34 +39,27 @@ def test_replace_stores_chunks_and_vectors_that_read_back(tmp_path: Path) -> Non
 
 def test_a_retried_job_replaces_its_rows_instead_of_doubling_them(tmp_path: Path) -> None:
     store = ChunkStore(tmp_path / "chunks.sqlite3")
-    store.replace("J1", *make(5, tag="first"))
-    store.replace("J1", *make(5, tag="first"))
+    put(store, "J1", *make(5, tag="first"))
+    put(store, "J1", *make(5, tag="first"))
     assert store.count("J1") == 5
-    store.replace("J1", *make(2, tag="second"))
+    put(store, "J1", *make(2, tag="second"))
     assert [s.chunk.text for s in store.load("J1")] == ["second chunk 0", "second chunk 1"]
 
 
-def test_a_failed_replace_leaves_the_previous_rows(tmp_path: Path) -> None:
+def test_a_failed_write_leaves_the_previous_rows(tmp_path: Path) -> None:
     store = ChunkStore(tmp_path / "chunks.sqlite3")
-    store.replace("J1", *make(2))
+    put(store, "J1", *make(2))
     chunks, vectors = make(3, tag="new")
     chunks[2] = chunks[1]  # duplicate index: the insert fails half-way
     with pytest.raises(sqlite3.IntegrityError):
-        store.replace("J1", chunks, vectors)
+        put(store, "J1", chunks, vectors)
     assert [s.chunk.text for s in store.load("J1")] == ["t chunk 0", "t chunk 1"]
-
-
-def test_mismatched_chunks_and_vectors_are_refused(tmp_path: Path) -> None:
-    store = ChunkStore(tmp_path / "chunks.sqlite3")
-    chunks, vectors = make(3)
-    with pytest.raises(ValueError):
-        store.replace("J1", chunks, vectors[:2])
 
 
 def test_delete_removes_one_job_only(tmp_path: Path) -> None:
     store = ChunkStore(tmp_path / "chunks.sqlite3")
-    store.replace("J1", *make(3))
-    store.replace("J2", *make(2))
+    put(store, "J1", *make(3))
+    put(store, "J2", *make(2))
     assert store.delete("J1") == 3
     assert store.count("J1") == 0 and store.count("J2") == 2
     assert store.delete("J1") == 0
@@ -70,7 +67,7 @@ def test_delete_removes_one_job_only(tmp_path: Path) -> None:
 
 def test_vectors_are_stored_as_float32_bytes_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "chunks.sqlite3"
-    ChunkStore(path).replace("J1", *make(2, dim=256))
+    put(ChunkStore(path), "J1", *make(2, dim=256))
     with sqlite3.connect(path) as conn:
         sizes = {row[0] for row in conn.execute("SELECT length(vector) FROM chunks")}
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -82,8 +79,8 @@ def test_vectors_are_stored_as_float32_bytes_in_wal_mode(tmp_path: Path) -> None
 def _write_many(path: str, worker: int) -> None:
     store = ChunkStore(path, busy_timeout_s=20)
     for round_ in range(15):
-        store.replace(f"job-{worker}", *make(20, tag=f"w{worker}r{round_}", dim=64))
-        store.replace("shared-job", *make(10, tag=f"w{worker}r{round_}", dim=64))
+        put(store, f"job-{worker}", *make(20, tag=f"w{worker}r{round_}", dim=64))
+        put(store, "shared-job", *make(10, tag=f"w{worker}r{round_}", dim=64))
 
 
 def test_several_processes_write_at_once(tmp_path: Path) -> None:
@@ -115,7 +112,7 @@ def _open_together(path: str, start: Any, errors: Any, hold_s: float) -> None:
             conn.close()
         else:
             start.wait()
-        ChunkStore(path, busy_timeout_s=20).replace("J", *make(3))
+        put(ChunkStore(path, busy_timeout_s=20), "J", *make(3))
     except sqlite3.OperationalError as exc:
         errors.put(str(exc))
         raise
@@ -147,7 +144,7 @@ def test_rows_are_written_as_they_are_made_and_a_failure_midway_keeps_the_old_on
     tmp_path: Path,
 ) -> None:
     store = ChunkStore(tmp_path / "chunks.sqlite3")
-    store.replace("J1", *make(2))
+    put(store, "J1", *make(2))
     chunks, vectors = make(50, tag="new")
 
     def made_then_cancelled() -> Iterator[tuple[Chunk, bytes]]:

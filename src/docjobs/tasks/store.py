@@ -136,12 +136,6 @@ class ChunkStore:
         except sqlite3.Error as exc:  # the WAL only grows until the next one succeeds
             logger.warning("chunk store %s: checkpoint failed: %s", self.path.name, exc)
 
-    def replace(self, job_id: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
-        """`write` for chunks and vectors in two lists of one length."""
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        self.write(job_id, zip(chunks, vectors, strict=True))
-
     def delete(self, job_id: str) -> int:
         """Remove a job's rows (after a cancel); returns how many there were."""
         with self._connect() as conn:

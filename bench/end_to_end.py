@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import cycle, islice
 from pathlib import Path
 
-from bench import corpus
+from bench import corpus, worker_log
 from bench.call_log import busiest_minute, by_channel
 from bench.options import Options
 from bench.report import Result, percentile
@@ -48,6 +48,7 @@ def run(options: Options) -> Result:
         settled = system.wait_settled(threads, timeout_s=120)
         calls = system.calls()
         jobs = {ts: system.job(t.job_id) for ts, t in threads.items() if t.job_id}
+        worker = worker_log.stages(system.log("worker"))
     extract_runs.append(_pool_seconds(files, engine=engine, whole_pipeline=False))
     extract_s = sum(extract_runs) / len(extract_runs)
     result.note("bare pool, extraction only: " + ", ".join(f"{t:.2f}" for t in extract_runs) + " s")
@@ -69,6 +70,7 @@ def run(options: Options) -> Result:
     result.figure("per-job share → reply, max", max(latencies), "s")
     result.figure("job finished → its reply posted, p50", percentile(lags, 50), "s")
     result.figure("job finished → its reply posted, max", max(lags), "s")
+    _worker_figures(result, worker)
     counts = calls["counts"]
     per_job = by_channel(calls["calls"]).values()
     result.figure(
@@ -105,6 +107,31 @@ def run(options: Options) -> Result:
         f"{last_finished:.1f} s ({last_finished / extract_s:.2f}×)",
     )
     return result
+
+
+def _worker_figures(result: Result, worker: worker_log.Stages) -> None:
+    """Where the pool processes' time went, for whole-document jobs (worker_log.py)."""
+    if not worker.pipeline:
+        return
+    ms = 1000.0
+    result.figure(
+        "per job, before its pipeline (handoff, lease, download), p50",
+        percentile(worker.before, 50) * ms,
+        "ms",
+    )
+    result.figure("per job, the pipeline itself, p50", percentile(worker.pipeline, 50) * ms, "ms")
+    result.figure(
+        "per job, after its pipeline (result POST, release), p50",
+        percentile(worker.after, 50) * ms,
+        "ms",
+    )
+    outside = [b + a for b, a in zip(worker.before, worker.after, strict=True)]
+    result.figure("per job, outside its pipeline, mean", sum(outside) / len(outside) * ms, "ms")
+    result.note(
+        f"{len(worker.pipeline)} whole-document jobs: {sum(worker.before):.2f} s before their "
+        f"pipelines, {sum(worker.pipeline):.2f} s in them, {sum(worker.after):.2f} s after "
+        "(all processes together)"
+    )
 
 
 def _pages(files: list[Path]) -> int:

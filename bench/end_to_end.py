@@ -43,8 +43,10 @@ def run(options: Options) -> Result:
         run_directory("e2e", keep=options.keep) as data_dir,
         running_system(data_dir, worker_concurrency=WORKERS, engine=engine) as system,
     ):
+        cpu_before = system.cpu_seconds_by_part()
         shares = [system.share(path, channel=new_channel()) for path in files]
         threads = system.wait_for_outcomes(shares, timeout_s=120 + 10 * count)
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in system.cpu_seconds_by_part().items()}
         settled = system.wait_settled(threads, timeout_s=120)
         calls = system.calls()
         jobs = {ts: system.job(t.job_id) for ts, t in threads.items() if t.job_id}
@@ -71,6 +73,10 @@ def run(options: Options) -> Result:
     result.figure("job finished → its reply posted, p50", percentile(lags, 50), "s")
     result.figure("job finished → its reply posted, max", max(lags), "s")
     _worker_figures(result, worker)
+    for part, seconds in sorted(cpu.items(), key=lambda item: -item[1]):
+        # "worker" is the worker's main process (the consumer) alone.
+        name = "worker main process" if part == "worker" else part
+        result.figure(f"CPU until the last reply: {name}", seconds, "s")
     counts = calls["counts"]
     per_job = by_channel(calls["calls"]).values()
     result.figure(

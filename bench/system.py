@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bench.procfs import child_pids
+from bench.procfs import child_pids, cpu_seconds
 from bench.threads import Share, Thread
 from docjobs.embedded_redis import EmbeddedRedis, free_port
 from docjobs.sandbox.app import create_app as create_sandbox_app
@@ -101,6 +101,17 @@ class System:
     def pool_pids(self) -> list[int]:
         worker = self.children.get("worker")
         return [] if worker is None else child_pids(worker.pid)
+
+    def cpu_seconds_by_part(self) -> dict[str, float]:
+        """CPU time each part of the system has used so far: on one machine they all share
+        its cores, so what the others use is taken from the workers."""
+        parts = {name: cpu_seconds(child.pid) for name, child in self.children.items()}
+        parts["worker pool processes"] = sum(cpu_seconds(pid) for pid in self.pool_pids())
+        ours = {child.pid for child in self.children.values()}
+        parts["redis"] = sum(cpu_seconds(p) for p in child_pids(os.getpid()) if p not in ours)
+        own = os.times()
+        parts["sandbox (Slack) and this driver"] = own.user + own.system
+        return parts
 
     def check_alive(self) -> None:
         for name, child in self.children.items():

@@ -49,6 +49,17 @@ def test_hash_vectors_do_not_depend_on_the_process() -> None:
     assert json.loads(out.stdout) == HashEmbedder(32).embed(["Quarterly figures, harbor project"])
 
 
+def test_hash_vectors_stay_those_stored_by_earlier_versions() -> None:
+    # Chunks stored earlier must still match what is embedded now: a word's slot and sign
+    # never change, whatever the embedder remembers of the words it has seen.
+    text = "The harbor project: the figures, the Harbor plan."
+    expected = [x / math.sqrt(26) for x in (0, 0, 3, 0, 0, 0, -1, -4)]
+    forgetful = HashEmbedder(8)
+    forgetful.MEMO_WORDS = 2  # drops what it remembers every two new words
+    for embedder in (HashEmbedder(8), forgetful):
+        assert embedder.embed([text, text.upper()]) == [pytest.approx(expected)] * 2
+
+
 def test_empty_text_gives_a_zero_vector_not_nan() -> None:
     assert HashEmbedder(8).embed(["", "  ..."]) == [[0.0] * 8, [0.0] * 8]
 

@@ -9,6 +9,7 @@ import random
 import re
 import time
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -66,22 +67,41 @@ class Vectors:
 class HashEmbedder:
     """Deterministic hashed bag of words (signed feature hashing, L2-normalised); no model."""
 
+    # Where each word seen lands: a document repeats its words, so most are hashed once. The
+    # memo is dropped whole once it holds this many (a few MB), and starts again.
+    MEMO_WORDS = 50_000
+
     def __init__(self, dim: int = 256) -> None:
         if dim <= 0:
             raise ValueError(f"dim must be positive, got {dim}")
         self.dim = dim
+        self._slots: dict[str, int] = {}  # word → its slot + 1, negative for a minus sign
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return [self._embed_one(text) for text in texts]
 
     def _embed_one(self, text: str) -> list[float]:
         vector = [0.0] * self.dim
-        for token in _TOKEN.findall(text.lower()):
-            # blake2b, not hash(): the same word must land in the same slot in every process.
-            value = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
-            vector[(value >> 1) % self.dim] += 1.0 if value & 1 else -1.0
+        for token, count in Counter(_TOKEN.findall(text.lower())).items():
+            signed = self._slots.get(token)
+            if signed is None:
+                signed = self._slot(token)
+            if signed > 0:
+                vector[signed - 1] += count
+            else:
+                vector[-signed - 1] -= count
         norm = math.sqrt(sum(x * x for x in vector))
         return [x / norm for x in vector] if norm else vector
+
+    def _slot(self, token: str) -> int:
+        # blake2b, not hash(): the same word must land in the same slot in every process.
+        value = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+        slot = (value >> 1) % self.dim + 1
+        signed = slot if value & 1 else -slot
+        if len(self._slots) >= self.MEMO_WORDS:
+            self._slots.clear()
+        self._slots[token] = signed
+        return signed
 
 
 class HttpEmbedder:

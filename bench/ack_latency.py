@@ -28,8 +28,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from bench.options import Options
 from bench.report import Result, percentile
-from bench.system import SIGNING_SECRET, System, run_directory, running_system
+from bench.system import System, run_directory, running_system
 from docjobs.embedded_redis import free_port
+from tests.support.stack import SIGNING_SECRET
 
 TITLE = "Slack ack latency: real web app vs a bare Bolt app"
 RATE_PER_S = 50

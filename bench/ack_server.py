@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bench.system import BOT_TOKEN, SIGNING_SECRET
 from docjobs.settings import Settings
 from docjobs.webhooks import slack
 from docjobs.webhooks.app import create_app
+from tests.support.stack import BOT_TOKEN, SIGNING_SECRET
 
 
 def build_bare_app(slack_api_url: str) -> FastAPI:

@@ -33,7 +33,7 @@ def run(options: Options) -> Result:
         running_system(data_dir, worker_concurrency=2, engine=engine) as system,
     ):
         channel = new_channel()
-        shares = [system.share(path, channel=channel) for path in files]
+        shares = [system.share_file(path, channel=channel) for path in files]
         replied = system.wait_for_outcomes(shares, timeout_s=120 + 4 * count)
         threads = system.wait_settled(replied, timeout_s=120)
         log = system.calls()

@@ -44,7 +44,7 @@ def run(options: Options) -> Result:
         running_system(data_dir, worker_concurrency=WORKERS, engine=engine) as system,
     ):
         cpu_before = system.cpu_seconds_by_part()
-        shares = [system.share(path, channel=new_channel()) for path in files]
+        shares = [system.share_file(path, channel=new_channel()) for path in files]
         threads = system.wait_for_outcomes(shares, timeout_s=120 + 10 * count)
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in system.cpu_seconds_by_part().items()}
         settled = system.wait_settled(threads, timeout_s=120)

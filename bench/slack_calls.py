@@ -49,11 +49,11 @@ def run(options: Options) -> Result:
     ):
         shares: list[Share] = []
         for path in islice(cycle(small), short_count):
-            shares.append(system.share(path, channel=new_channel()))
+            shares.append(system.share_file(path, channel=new_channel()))
             time.sleep(SHORT_SPACING_S)
         system.wait_for_outcomes(shares, timeout_s=120)
         for n in range(long_count):
-            shares.append(system.share(big, channel=new_channel(), filename=f"long-{n}.pdf"))
+            shares.append(system.share_file(big, channel=new_channel(), filename=f"long-{n}.pdf"))
         threads = system.wait_settled(system.wait_for_outcomes(shares, timeout_s=900), timeout_s=60)
         calls = system.calls()["calls"]
         jobs = {t.share.channel: system.job(t.job_id) for t in threads.values() if t.job_id}

@@ -94,9 +94,9 @@ def measure(
 
 
 def one_job(system: System, pdf: Path) -> Run:
-    pool = system.pool_pids()
+    pool = system.worker_children()
     before = {pid: cpu_seconds(pid) for pid in pool}
-    share = system.share(pdf, channel=new_channel())
+    share = system.share_file(pdf, channel=new_channel())
     # Times come from the records (the job's, the sandbox's), not from when this poll looks:
     # polling seldom only spares the CPU the job runs on.
     thread = system.wait_for_outcomes([share], timeout_s=600, poll_s=0.5)[share.ts]

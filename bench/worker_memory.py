@@ -36,7 +36,7 @@ def run(options: Options) -> Result:
         (pid,) = system.wait_pool(1)
         time.sleep(2.0)  # let start-up settle (imports, connections) before calling it idle
         idle = memory_kib(pid)
-        share = system.share(pdf, channel=new_channel())
+        share = system.share_file(pdf, channel=new_channel())
         peak_rss, peak_hwm, samples, job_id = 0, 0, 0, ""
         peak_step = "?"
         while True:
@@ -45,7 +45,7 @@ def run(options: Options) -> Result:
                 result.note("the pool process exited during the job; peak is what was sampled")
                 break
             samples += 1
-            thread = system.thread(share)
+            thread = system.thread_of(share)
             if not job_id:
                 job_id = _job_id(thread.bot_replies(PROGRESS_KIND))
             if mem["VmRSS"] > peak_rss and job_id:

@@ -1,5 +1,6 @@
-"""The whole system for end-to-end tests: the sandbox (Slack) in this process over real HTTP,
-and the web service, a prefork Celery worker and the reporter as real child processes."""
+"""The whole system for end-to-end tests and benchmarks: the sandbox (Slack) in this process
+over real HTTP, and the web service, a prefork Celery worker and the reporter as real child
+processes. `bench/system.py` extends `Stack` with what only benchmarks read."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -36,7 +37,65 @@ class Stack:
     env: dict[str, str]
     data_dir: Path
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(
+        cls,
+        redis_url: str,
+        data_dir: Path,
+        *,
+        worker_concurrency: int = 2,
+        services: tuple[str, ...] = ("web", "worker", "reporter"),
+        retry_delays: tuple[float, ...] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> Iterator[Self]:
+        """The sandbox and the named services on `redis_url`; the web service answers and
+        the worker's pool processes are all up when this yields. `retry_delays` are the
+        sandbox's event redelivery delays (None: Slack's own)."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        web_port = free_port()
+        web_url = f"http://127.0.0.1:{web_port}"
+        config = SandboxConfig(
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            bot_endpoint_url=f"{web_url}/slack/events",
+        )
+        if retry_delays is not None:
+            config.retry_delays = retry_delays
+        sandbox_port = free_port()
+        config.public_url = f"http://127.0.0.1:{sandbox_port}"
+        with serve(create_sandbox_app(config), port=sandbox_port) as sandbox_url:
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
+                "REDIS_URL": redis_url,
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": f"{sandbox_url}/api/",
+                "DOCJOBS_WEB_PORT": str(web_port),
+                "DOCJOBS_RESULTS_URL": f"{web_url}/results",
+                "DOCJOBS_DATA_DIR": str(data_dir),
+                "DOCJOBS_WORKER_CONCURRENCY": str(worker_concurrency),
+                **(extra_env or {}),
+            }
+            stack = cls(
+                sandbox_url=sandbox_url,
+                web_url=web_url,
+                redis_url=redis_url,
+                env=env,
+                data_dir=data_dir,
+            )
+            try:
+                for name in services:
+                    stack.start(name, name)
+                if "web" in services:
+                    stack.wait_ready()
+                if "worker" in services:
+                    stack.wait_pool(worker_concurrency)
+                yield stack
+            finally:
+                stack.stop_all()
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -83,6 +142,8 @@ class Stack:
 
     def worker_children(self) -> list[int]:
         """The prefork pool's processes (the ones that run tasks) under the worker."""
+        if "worker" not in self.children:
+            return []
         main = self.children["worker"].pid
         path = Path(f"/proc/{main}/task/{main}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
@@ -102,16 +163,31 @@ class Stack:
         return max(before, key=lambda pid: cpu(pid) - before[pid])
 
     def wait_ready(self, timeout_s: float = 60) -> None:
+        """Until the web service answers."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for name, child in self.children.items():
-                if child.poll() is not None:
-                    raise RuntimeError(f"{name} died: {self.log(name)[-3000:]}")
+            self.check_alive()
             with contextlib.suppress(httpx.HTTPError):
                 if self.http.get(f"{self.web_url}/healthz").status_code == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError("web service did not come up")
+
+    def wait_pool(self, processes: int, timeout_s: float = 60) -> list[int]:
+        """The worker's pool processes, once all `processes` are up and the worker is ready."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.check_alive()
+            pids = self.worker_children()
+            if len(pids) >= processes and "ready" in self.log("worker"):
+                return pids
+            time.sleep(0.1)
+        raise RuntimeError(f"worker pool did not start: {self.log('worker')[-2000:]}")
+
+    def check_alive(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise RuntimeError(f"{name} died: {self.log(name)[-3000:]}")
 
     def log(self, name: str) -> str:
         path = self.data_dir / f"{name}.log"
@@ -184,7 +260,15 @@ class Stack:
         return self.http.get(f"{self.sandbox_url}/control/ephemerals", params=params).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self.http.get(f"{self.web_url}/jobs/{job_id}").json()
+        reply = self.http.get(f"{self.web_url}/jobs/{job_id}")
+        reply.raise_for_status()
+        return reply.json()  # type: ignore[no-any-return]
+
+    def calls(self, **params: str) -> dict[str, Any]:
+        """The sandbox's record of Web API calls (`method=` narrows it)."""
+        reply = self.http.get(f"{self.sandbox_url}/control/calls", params=params)
+        reply.raise_for_status()
+        return reply.json()  # type: ignore[no-any-return]
 
 
 def new_channel() -> str:
@@ -195,51 +279,19 @@ def bot_replies(thread: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in thread.get("replies", []) if m.get("bot_id")]
 
 
-@contextlib.contextmanager
 def running_stack(
     redis_url: str,
     data_dir: Path,
     *,
     worker_concurrency: int = 2,
     extra_env: dict[str, str] | None = None,
-) -> Iterator[Stack]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    web_port = free_port()
-    web_url = f"http://127.0.0.1:{web_port}"
-    config = SandboxConfig(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        bot_endpoint_url=f"{web_url}/slack/events",
+) -> contextlib.AbstractContextManager[Stack]:
+    """The stack for tests: Slack's event redelivery and the workers' retry backoff are made
+    quick so that tests of them do not wait minutes."""
+    return Stack.running(
+        redis_url,
+        data_dir,
+        worker_concurrency=worker_concurrency,
         retry_delays=(0.5, 1.0, 2.0),
+        extra_env={"DOCJOBS_RETRY_BACKOFF_BASE_S": "0.2", **(extra_env or {})},
     )
-    sandbox_port = free_port()
-    config.public_url = f"http://127.0.0.1:{sandbox_port}"
-    with serve(create_sandbox_app(config), port=sandbox_port) as sandbox_url:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
-            "REDIS_URL": redis_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": f"{sandbox_url}/api/",
-            "DOCJOBS_WEB_PORT": str(web_port),
-            "DOCJOBS_RESULTS_URL": f"{web_url}/results",
-            "DOCJOBS_DATA_DIR": str(data_dir),
-            "DOCJOBS_RETRY_BACKOFF_BASE_S": "0.2",
-            "DOCJOBS_WORKER_CONCURRENCY": str(worker_concurrency),
-            **(extra_env or {}),
-        }
-        stack = Stack(
-            sandbox_url=sandbox_url,
-            web_url=web_url,
-            redis_url=redis_url,
-            env=env,
-            data_dir=data_dir,
-        )
-        try:
-            stack.start("web", "web")
-            stack.start("worker", "worker")
-            stack.start("reporter", "reporter")
-            stack.wait_ready()
-            yield stack
-        finally:
-            stack.stop_all()

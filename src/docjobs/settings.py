@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 2
     # How often the worker re-reads the job's state for a cancel (between pages).
     cancel_check_interval_s: float = 0.2
-    # A job left `queued` this long without a broker message (enqueue failed) is sent again.
+    # A job left `queued` this long without a broker message (the enqueue failed, or the queue
+    # is empty: a worker took it and died, or the broker lost it) is sent again.
     requeue_after_s: float = 30.0
     # A running job whose worker lease lapsed this long ago is sent again (its worker died).
     orphan_after_s: float = 60.0

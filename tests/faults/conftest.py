@@ -14,6 +14,7 @@ FAST_RECOVERY = {
     "DOCJOBS_LEASE_TTL_S": "3",
     "DOCJOBS_ORPHAN_AFTER_S": "3",
     "DOCJOBS_SWEEP_INTERVAL_S": "1",
+    "DOCJOBS_REQUEUE_AFTER_S": "3",
     "DOCJOBS_REPORTER_CLAIM_AFTER_S": "3",
     "DOCJOBS_SLACK_TIMEOUT_S": "2",
     # One long job per PDF, so a fault lands mid-job; split jobs have their own kill test

@@ -1,5 +1,5 @@
-"""Redis restarted, the results service down, Slack failing a fifth of its calls: every job
-still ends in a final state with exactly one outcome reply matching it."""
+"""Redis restarted, the results service down, Slack failing a fifth of its calls, a queued
+message lost: every job still ends in a final state with exactly one outcome reply matching it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from docjobs.bot.stats import CELERY_QUEUE
 from docjobs.embedded_redis import EmbeddedRedis
+from docjobs.jobs.connection import connect
+from docjobs.jobs.store import JobStore
+from docjobs.sample import write_sample_pdf
 from tests.faults.conftest import FAST_RECOVERY
 from tests.faults.test_process_kills import assert_one_good_ending, running_percent
 from tests.support.pdfs import write_long_pdf
@@ -66,3 +70,25 @@ def test_slack_failing_a_fifth_of_calls_and_redelivering_events(
         fault_stack.heal_slack_calls()
     calls = fault_stack.http.get(f"{fault_stack.sandbox_url}/control/calls").json()
     assert calls["ratelimited"] > 0  # the faults really happened
+
+
+def test_a_queued_job_whose_message_is_gone_still_runs_once(
+    fault_stack: Stack, tmp_path: Path
+) -> None:
+    """The worker is down when the PDF is shared, and the job's message then vanishes from the
+    broker's queue, as when a worker takes it and dies before starting it (Redis would give it
+    back only after the visibility timeout, an hour) or Redis loses it. The sweeper sends the
+    job again once it has waited DOCJOBS_REQUEUE_AFTER_S, and the thread ends once, right."""
+    fault_stack.stop("worker")
+    shared = fault_stack.share(write_sample_pdf(tmp_path / "q3.pdf").read_bytes())
+    client = connect(fault_stack.redis_url)
+    try:
+        store = JobStore(client)
+        job_id = wait_until(lambda: next(iter(store.recent_ids(channel=shared["channel"])), None))
+        wait_until(lambda: store.get(job_id).enqueued_at, timeout_s=5)  # type: ignore[union-attr]
+        assert client.llen(CELERY_QUEUE) >= 1
+        client.delete(CELERY_QUEUE)
+    finally:
+        client.close()
+    fault_stack.start("worker", "worker")
+    assert_one_good_ending(fault_stack, shared, timeout_s=60)

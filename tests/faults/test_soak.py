@@ -129,6 +129,8 @@ def test_soak(
         job = jobs.get(shared["ts"])
         if job is None or not job.is_final or not outcomes:
             lost += 1
+            state = "no job" if job is None else f"job {job.id} {job.state.value} #{job.attempt}"
+            print(f"\nlost: share {shared['ts']} in {shared['channel']}: {state}, {outcomes}")
             continue
         states[job.state.value] += 1
         retries += job.retries

@@ -21,6 +21,7 @@ from docjobs.jobs.connection import connect
 from docjobs.jobs.control import cancel_job
 from docjobs.jobs.store import JobStore
 from docjobs.tasks.store import ChunkStore
+from tests.e2e.test_intake_and_failures import jobs_in
 from tests.support.pdfs import write_long_pdf, write_pages_pdf
 from tests.support.servers import wait_until
 from tests.support.stack import Stack, bot_replies, new_channel, running_stack
@@ -313,6 +314,43 @@ def test_retry_of_a_failed_job_succeeds_in_the_same_thread(
     assert not [b for b in old["blocks"] if b["type"] == "actions"]
     job = stack.job(job_id)
     assert (job["state"], job["attempt"], job["pages"]) == ("succeeded", 2, 3)
+
+
+def test_a_retry_before_slack_took_the_failure_reply_still_gets_that_reply_first(
+    one_worker: Stack, tmp_path: Path
+) -> None:
+    """Slack refuses posts while the job fails; Alice sees the failure in `/jobs` and retries
+    at once. Once Slack takes posts again, the thread still says attempt 1 failed, before
+    attempt 2's messages."""
+    stack = one_worker
+    channel = new_channel()
+    pdf = write_pages_pdf(tmp_path / "notes.pdf", 3).read_bytes()
+    refuse_posts = {"method": "chat.postMessage", "mode": "500"}
+    stack.http.post(f"{stack.sandbox_url}/control/faults", json=refuse_posts).raise_for_status()
+    try:
+        shared = stack.share(
+            pdf, filename="notes.pdf", channel=channel, user=ALICE, fail_download=404
+        )
+        job_id = wait_until(lambda: next(iter(jobs_in(stack, channel)), None))
+        wait_for_state(stack, job_id, "failed", timeout_s=10)
+        assert f"{job_id}  failed" in run_command(stack, "list failed", user=ALICE, channel=channel)
+        stack.http.post(f"{stack.sandbox_url}/control/files/{shared['file_id']}/fail")
+        said = run_command(stack, f"retry {job_id}", user=ALICE, channel=channel)
+        assert said.startswith(f"Retrying job `{job_id}` (*notes.pdf*) as attempt 2"), said
+        wait_for_state(stack, job_id, "succeeded", timeout_s=15)
+        assert outcome_texts(stack, shared) == []  # nothing could be posted so far
+    finally:
+        stack.http.delete(f"{stack.sandbox_url}/control/faults").raise_for_status()
+
+    wait_until(lambda: len(outcome_texts(stack, shared)) == 2, timeout_s=20)
+    failed, done = outcome_texts(stack, shared)
+    assert failed.startswith(":x: I could not process *notes.pdf*: "), failed
+    assert done.startswith(":white_check_mark: Done: *notes.pdf* — 3 pages"), done
+    order = [
+        (m["metadata"]["event_type"], m["metadata"]["event_payload"]["attempt"])
+        for m in bot_replies(stack.thread(channel, shared["ts"]))
+    ]
+    assert order == [("docjobs_outcome", 1), ("docjobs_progress", 2), ("docjobs_outcome", 2)]
 
 
 def test_a_dead_lettered_job_is_retried_by_an_admin_the_same_way(

@@ -20,7 +20,7 @@ import redis
 from docjobs.bot.slack_calls import Deferred, SlackCalls
 from docjobs.bot.views import REACTIONS, build_outcome_text, build_progress_message
 from docjobs.jobs.events import EventStream
-from docjobs.jobs.model import FINAL_STATES, Job
+from docjobs.jobs.model import FINAL_STATES, Job, ended_field
 from docjobs.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ class Reporter:
     def _ensure_progress_message(self, job: Job) -> None:
         if job.progress_attempt == job.attempt and job.progress_ts:
             return
+        self._post_earlier_outcomes(job)
         guard = f"progress:{job.attempt}"
         recovering = self._claim(job, guard)
         ts = self._find_own(job, PROGRESS_KIND) if recovering else None
@@ -182,6 +183,18 @@ class Reporter:
         self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
         self.store.set_fields(job.id, **{guard: "done"})
         job.progress_ts, job.progress_attempt = ts, job.attempt
+
+    def _post_earlier_outcomes(self, job: Job) -> None:
+        """Before a new attempt's first message: the outcome of each earlier attempt that a
+        person retried before its reply was posted (Slack refusing posts, or the reply
+        waiting for its pace), from the record the retry kept. Every attempt's outcome
+        reaches the thread, in order."""
+        for attempt in range(max(1, job.progress_attempt), job.attempt):
+            if self.store.get_field(job.id, f"outcome:{attempt}") == "done":
+                continue
+            ended = self.store.get_field(job.id, ended_field(attempt))
+            if ended:
+                self._post_outcome(Job.from_snapshot(ended))
 
     def _edit_progress(self, job: Job) -> bool:
         key = render_key(job)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from docjobs.jobs.model import Job, State
+from docjobs.jobs.model import Job, State, ended_field
 from docjobs.jobs.store import JobStore
 
 
@@ -50,7 +50,8 @@ def cancel_job(store: JobStore, job_id: str, *, by: str) -> ControlResult:
 
 def retry_job(store: JobStore, job_id: str, *, by: str) -> ControlResult:
     """A failed or cancelled job (dead-lettered ones too) runs again as its next attempt.
-    The caller sends the new attempt to the workers."""
+    The caller sends the new attempt to the workers. The ended attempt's record is kept, so
+    its outcome reply still goes out if the reporter had not posted it yet."""
     job = store.get(job_id)
     if job is None:
         return ControlResult(Verdict.UNKNOWN, None)
@@ -64,6 +65,7 @@ def retry_job(store: JobStore, job_id: str, *, by: str) -> ControlResult:
         attempt=job.attempt,
         fields={
             "attempt": job.attempt + 1,
+            ended_field(job.attempt): job.snapshot(),
             "retried_by": by,
             "cancelled_by": "",
             "reason": "",

@@ -35,6 +35,11 @@ def can_move(current: State, to: State) -> bool:
     return current in LEGAL_MOVES[to]
 
 
+def ended_field(attempt: int) -> str:
+    """The job-record field holding how `attempt` ended, written when a person retries it."""
+    return f"ended:{attempt}"
+
+
 @dataclass
 class Job:
     """One shared file's processing, as stored in a Redis hash (all values are strings there)."""
@@ -88,6 +93,14 @@ class Job:
             else:
                 out[key] = str(value)
         return out
+
+    def snapshot(self) -> str:
+        """The record as one string, kept when a retry starts the next attempt over it."""
+        return json.dumps(self.to_hash())
+
+    @classmethod
+    def from_snapshot(cls, text: str) -> Job:
+        return cls.from_hash(json.loads(text))
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> Job:

@@ -24,7 +24,9 @@ def free_port() -> int:
 def serve(app: Any, *, port: int | None = None, timeout_s: float = 10.0) -> Iterator[str]:
     """Serve an ASGI app on 127.0.0.1 until the block ends; yields its base URL once it
     accepts connections, and on exit waits for the server (and its lifespan) to shut down."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say TCP,
+    # and with Nagle on, a response written in two parts waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port or 0))

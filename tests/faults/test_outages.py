@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from docjobs.bot.stats import CELERY_QUEUE
 from docjobs.embedded_redis import EmbeddedRedis
 from docjobs.jobs.connection import connect
-from docjobs.jobs.store import JobStore
+from docjobs.jobs.store import CELERY_QUEUE, JobStore
 from docjobs.sample import write_sample_pdf
 from tests.faults.conftest import FAST_RECOVERY
 from tests.faults.test_process_kills import assert_one_good_ending, running_percent

@@ -12,6 +12,7 @@ import time
 from docjobs.bot.command_views import Stats
 from docjobs.jobs.model import State
 from docjobs.jobs.store import (
+    CELERY_QUEUE,
     DEAD_LETTER_KEY,
     PER_PAGE_KEY,
     JobStore,
@@ -20,7 +21,6 @@ from docjobs.jobs.store import (
 )
 from docjobs.jobs.workers import count_live_workers, read_live_workers
 
-CELERY_QUEUE = "celery"
 # The median time per page is taken over the newest this many jobs of the last hour.
 PER_PAGE_SAMPLE = 500
 

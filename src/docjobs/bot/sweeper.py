@@ -14,9 +14,8 @@ import logging
 import time
 
 from docjobs.bot.queue import JobQueue
-from docjobs.bot.stats import CELERY_QUEUE
 from docjobs.jobs.model import State
-from docjobs.jobs.store import JobStore
+from docjobs.jobs.store import CELERY_QUEUE, JobStore
 
 logger = logging.getLogger(__name__)
 

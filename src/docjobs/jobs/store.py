@@ -19,6 +19,8 @@ from docjobs.jobs.store_scripts import CREATE, INDEX_ACTIVE_STATES, RECENT_STATE
 
 PREFIX = "docjobs:"
 DEAD_LETTER_KEY = PREFIX + "deadletter"
+# Celery's default queue: the Redis list its messages wait in until a worker takes one.
+CELERY_QUEUE = "celery"
 INDEX_ALL = PREFIX + "jobs:all"
 ACTIVE_SET = PREFIX + "jobs:active"
 # Succeeded jobs' "id seconds pages", scored by when they succeeded: the median time per page

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Response
 
 from docjobs.jobs.ids import normalize_job_id
 from docjobs.jobs.model import State
-from docjobs.jobs.store import DEAD_LETTER_KEY
+from docjobs.jobs.store import CELERY_QUEUE, DEAD_LETTER_KEY
 from docjobs.webhooks.deps import StoreDep
 
 router = APIRouter()
@@ -75,6 +75,6 @@ def metrics(store: StoreDep) -> Response:
         "# TYPE docjobs_dead_letter_jobs gauge",
         f"docjobs_dead_letter_jobs {store.client.llen(DEAD_LETTER_KEY)}",
         "# TYPE docjobs_queue_depth gauge",
-        f"docjobs_queue_depth {store.client.llen('celery')}",
+        f"docjobs_queue_depth {store.client.llen(CELERY_QUEUE)}",
     ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

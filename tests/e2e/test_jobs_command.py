@@ -104,6 +104,10 @@ def outcome_texts(stack: Stack, shared: dict[str, Any]) -> list[str]:
     ]
 
 
+def progress_text(stack: Stack, shared: dict[str, Any]) -> str:
+    return str((progress_message(stack, shared) or {}).get("text", ""))
+
+
 def wait_for_state(stack: Stack, job_id: str, state: str, *, timeout_s: float = 20) -> dict:
     return wait_until(
         lambda: (job := stack.job(job_id))["state"] == state and job, timeout_s=timeout_s
@@ -152,7 +156,8 @@ def make_busy(stack: Stack, tmp_path: Path) -> Busy:
     small_pdf = write_pages_pdf(tmp_path / "small.pdf", 2).read_bytes()
     long = stack.share(long_pdf, filename="long.pdf", channel=channel, user=ALICE)
     long_id = job_id_of(stack, long)
-    wait_for_state(stack, long_id, "running", timeout_s=10)
+    # Past its download, so what it says is the page it is on.
+    wait_until(lambda: stack.job(long_id).get("step") == "extracting", timeout_s=10)
     waiting = stack.share(small_pdf, filename="small.pdf", channel=channel, user=ALICE)
     return Busy(channel, long, long_id, waiting, job_id_of(stack, waiting))
 
@@ -267,14 +272,13 @@ def test_cancel_of_a_queued_and_of_a_running_job(one_worker: Stack, tmp_path: Pa
         (busy.long, long_id, "long.pdf"),
         (busy.waiting, waiting_id, "small.pdf"),
     ):
-        wait_until(lambda s=busy_share: outcome_texts(stack, s), timeout_s=5)  # type: ignore[misc]
+        ended = f":no_entry_sign: *{name}* — cancelled by <@{ALICE}> — job `{job_id}`"
+        # The reply and the progress message's last edit are two calls: wait for both.
+        wait_until(lambda s=busy_share, e=ended: progress_text(stack, s) == e, timeout_s=5)  # type: ignore[misc]
         thread = stack.thread(busy.channel, busy_share["ts"])
         assert outcome_texts(stack, busy_share) == [
             f":no_entry_sign: Job `{job_id}` for *{name}* {CANCELLED_BY_ALICE}"
         ]
-        assert progress_message(stack, busy_share)["text"] == (  # type: ignore[index]
-            f":no_entry_sign: *{name}* — cancelled by <@{ALICE}> — job `{job_id}`"
-        )
         assert progress_edits_after(thread["history"], "cancelled by") == []
         if job_id == waiting_id:
             edits = [c["text"] for c in thread["history"] if c["kind"] == "edited"]

@@ -60,15 +60,20 @@ def write_pages_pdf(path: Path, count: int, *, words_per_page: int = 60) -> Path
     return write_text_pdf(path, texts)
 
 
-def write_image_pdf(path: Path, pages: int = 1) -> Path:
-    """A scan: each page is one picture and has no text at all."""
+def write_image_pdf(path: Path, pages: int = 1, *, caption: str = "") -> Path:
+    """A scan: each page is one picture and has no text at all (or `caption` below it: an
+    illustrated page, not a scan)."""
     pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
     for n in range(pages):
         image = Image.new("L", (120, 160), color=255)
         for x in range(10, 110):
             image.putpixel((x, 20 + 10 * n % 120), 0)  # a "line of print"
         pdf.add_page()
-        pdf.image(image, x=10, y=10, w=180)
+        pdf.image(image, x=10, y=10, w=180, h=120)
+        if caption:
+            pdf.set_y(140)
+            pdf.multi_cell(0, 6, caption)
     path.write_bytes(bytes(pdf.output()))
     return path
 

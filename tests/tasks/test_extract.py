@@ -27,6 +27,7 @@ from docjobs.jobs.errors import (
 )
 from docjobs.tasks.extract import classify, extract_pages
 from tests.support.pdfs import (
+    page_words,
     write_encrypted_pdf,
     write_image_pdf,
     write_pages_pdf,
@@ -141,6 +142,15 @@ def test_a_scan_is_flagged_as_having_no_text_layer(tmp_path: Path, engine: str) 
     result = extract_pages(path, max_pages=100, engine=engine)
     assert result.pages == 3 and result.chars == 0
     assert result.image_pages == 3 and result.no_text_layer
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pictures_beside_text_are_not_pictures_of_pages(tmp_path: Path, engine: str) -> None:
+    caption = " ".join(page_words(1, 40))
+    path = write_image_pdf(tmp_path / "illustrated.pdf", pages=2, caption=caption)
+    result = extract_pages(path, max_pages=100, engine=engine)
+    assert "marker1x" in result.page_texts[0].text
+    assert result.image_pages == 0 and not result.low_text and not result.no_text_layer
 
 
 def test_a_short_text_without_images_is_little_text_not_a_scan(tmp_path: Path) -> None:

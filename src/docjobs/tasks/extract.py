@@ -75,6 +75,7 @@ class Extraction:
 
     page_texts: list[PageText]
     failed_pages: list[int] = field(default_factory=list)
+    # Pictures of pages: pages with under `min_chars_per_page` characters that paint an image.
     image_pages: int = 0
     min_chars_per_page: int = 20
     engine: str = "pypdf"

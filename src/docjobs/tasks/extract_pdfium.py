@@ -76,8 +76,8 @@ def extract_with_pdfium(
                     textpage = page.get_textpage()
                     text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n")
                     textpage.close()
-                    images = page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)
-                    image_pages += any(True for _ in images)
+                    if len(text) < min_chars_per_page:  # looking for images costs more than text
+                        image_pages += _paints_an_image(page)
                 finally:
                     page.close()
             except NEVER_SWALLOW:
@@ -94,6 +94,11 @@ def extract_with_pdfium(
     finally:
         document.close()
     return Extraction(texts, failed, image_pages, min_chars_per_page, engine="pdfium")
+
+
+def _paints_an_image(page: pdfium.PdfPage) -> bool:
+    images = page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2)
+    return any(True for _ in images)
 
 
 def count_with_pdfium(path: Path) -> int | None:

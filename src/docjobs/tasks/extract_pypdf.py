@@ -94,7 +94,8 @@ def extract_with_pypdf(
             try:
                 page = reader.pages[number - 1]
                 text = page.extract_text() or ""
-                image_pages += _has_images(page)
+                if len(text) < min_chars_per_page:
+                    image_pages += _has_images(page)
             except NEVER_SWALLOW:
                 raise
             except Exception as exc:

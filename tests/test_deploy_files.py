@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from docjobs.bot.listeners import BOT_EVENTS
 from docjobs.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +42,8 @@ def test_compose_refuses_to_start_without_secrets() -> None:
 def test_manifest_subscribes_to_what_the_bot_handles() -> None:
     manifest = yaml.safe_load((REPO / "deploy" / "slack-manifest.yml").read_text())
     settings, features = manifest["settings"], manifest["features"]
-    assert {"message.channels", "file_shared"} <= set(settings["event_subscriptions"]["bot_events"])
+    # Exactly what the listeners need, which is also what the tests' sandbox delivers.
+    assert settings["event_subscriptions"]["bot_events"] == list(BOT_EVENTS)
     assert settings["interactivity"]["is_enabled"] is True
     assert [c["command"] for c in features["slash_commands"]] == ["/jobs"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])

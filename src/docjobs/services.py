@@ -114,10 +114,13 @@ def run_socket_mode_bot(settings: Settings) -> None:
 def run_sandbox(*, host: str, port: int, bot_endpoint: str) -> None:
     import uvicorn
 
+    from docjobs.bot.listeners import BOT_EVENTS
     from docjobs.sandbox.app import create_app
     from docjobs.sandbox.config import SandboxConfig
 
-    config = SandboxConfig(bot_endpoint_url=bot_endpoint, public_url=f"http://{host}:{port}")
+    config = SandboxConfig(
+        bot_endpoint_url=bot_endpoint, public_url=f"http://{host}:{port}", bot_events=BOT_EVENTS
+    )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 

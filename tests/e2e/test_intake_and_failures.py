@@ -7,11 +7,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from docjobs.bot.listeners import BOT_EVENTS
 from docjobs.jobs.connection import connect
 from docjobs.jobs.signing import signed_headers
 from docjobs.jobs.store import JobStore
@@ -34,6 +37,27 @@ def jobs_in(stack: Stack, channel: str) -> list[str]:
         client.close()
 
 
+def test_a_share_is_one_delivery_of_one_event(stack: Stack, tmp_path: Path) -> None:
+    """The manifest does not subscribe to `file_shared`: Slack sends the share once."""
+    pdf = write_sample_pdf(tmp_path / "notes.pdf").read_bytes()
+    shared = stack.share(pdf)
+    stack.wait_for_outcome(shared["channel"], shared["ts"])
+    delivered = {d["event_id"] for d in stack.deliveries()}
+    assert shared["event_ids"][0] in delivered and shared["event_ids"][1] not in delivered
+
+
+@pytest.fixture
+def subscribed_to_file_shared(stack: Stack) -> Iterator[None]:
+    """An app created from an older manifest, still subscribed to `file_shared`."""
+    settings = f"{stack.sandbox_url}/control/settings"
+    stack.http.post(settings, json={"bot_events": [*BOT_EVENTS, "file_shared"]}).raise_for_status()
+    try:
+        yield
+    finally:
+        stack.http.post(settings, json={"bot_events": list(BOT_EVENTS)}).raise_for_status()
+
+
+@pytest.mark.usefixtures("subscribed_to_file_shared")
 def test_four_deliveries_and_the_file_shared_twin_make_one_job(
     stack: Stack, tmp_path: Path
 ) -> None:

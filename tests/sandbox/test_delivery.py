@@ -79,6 +79,26 @@ def test_a_share_delivers_a_signed_message_event_then_file_shared(
     ]
 
 
+def test_only_the_events_the_app_subscribes_to_are_delivered(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, bot_events=("message.channels",))
+    shared = sandbox.share(PDF, wait=True)  # its file_shared twin is not subscribed to
+    private = sandbox.say("in a private channel", channel="G0PRIVATE")
+    said = sandbox.say("in public")
+    [message, public] = bot.wait_for(2)
+    assert [message.event_id, public.event_id] == [shared["event_ids"][0], said["event_id"]]
+    time.sleep(0.3)  # anything else would have come by now
+    assert [r.event_id for r in bot.requests] == [message.event_id, public.event_id]
+    assert private["event_id"] not in {r.event_id for r in bot.requests}
+
+    # Subscribing later (as an app's admin would) brings them from then on.
+    sandbox.control("POST", "settings", json={"bot_events": ["*"]})
+    again = sandbox.share(PDF, wait=True)
+    assert [r.event_id for r in bot.wait_for(4)][2:] == again["event_ids"]
+
+
 def test_a_shares_message_event_always_comes_before_its_file_shared(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Self
 
 import httpx
 
+from docjobs.bot.listeners import BOT_EVENTS
 from docjobs.embedded_redis import free_port
 from docjobs.sandbox.app import create_app as create_sandbox_app
 from docjobs.sandbox.config import SandboxConfig
@@ -61,6 +62,7 @@ class Stack:
             bot_token=BOT_TOKEN,
             signing_secret=SIGNING_SECRET,
             bot_endpoint_url=f"{web_url}/slack/events",
+            bot_events=BOT_EVENTS,
         )
         if retry_delays is not None:
             config.retry_delays = retry_delays

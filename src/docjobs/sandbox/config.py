@@ -27,6 +27,9 @@ class SandboxConfig:
     # How long a "timeout" fault holds a call before answering 500 (past slack_sdk's 30 s).
     fault_timeout_s: float = 35.0
     seed: int | None = None
+    # The app's event subscriptions (its manifest's bot_events, e.g. "message.channels"):
+    # Slack delivers nothing else. None: every event.
+    bot_events: tuple[str, ...] | None = None
     # An app subscribed to message.channels also gets its own posts, edits and deletions.
     echo_bot_messages: bool = True
     # A response_url takes up to 5 answers within 30 minutes.

@@ -73,6 +73,7 @@ class UserRequest(BaseModel):
 class SettingsRequest(BaseModel):
     rate_limits: bool | None = None
     bot_endpoint_url: str | None = None
+    bot_events: list[str] | None = None  # the app's subscriptions; ["*"]: every event
 
 
 def _sandbox(request: Request) -> Sandbox:
@@ -238,9 +239,13 @@ def settings(body: SettingsRequest, request: Request) -> dict[str, Any]:
         sandbox.limiter.enabled = sandbox.config.rate_limits = body.rate_limits
     if body.bot_endpoint_url is not None:
         sandbox.config.bot_endpoint_url = body.bot_endpoint_url or None
+    if body.bot_events is not None:
+        every = body.bot_events == ["*"]
+        sandbox.config.bot_events = None if every else tuple(body.bot_events)
     return {
         "rate_limits": sandbox.limiter.enabled,
         "bot_endpoint_url": sandbox.config.bot_endpoint_url,
+        "bot_events": sandbox.config.bot_events,
     }
 
 

@@ -18,7 +18,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from docjobs.sandbox.config import SandboxConfig
-from docjobs.sandbox.events import envelope
+from docjobs.sandbox.events import envelope, subscription
 from docjobs.sandbox.ids import Ids
 from docjobs.sandbox.state import Workspace
 
@@ -120,8 +120,11 @@ class Deliverer:
         `redeliver` sends N duplicates even when acked, as Slack sometimes does; `after` (an
         event id) holds the first attempt until that event's first attempt is over."""
         event_id = self.ids.next_id("Ev")
-        if not self.config.bot_endpoint_url:
-            return event_id
+        subscribed = self.config.bot_events
+        if not self.config.bot_endpoint_url or (
+            subscribed is not None and subscription(event) not in subscribed
+        ):
+            return event_id  # it happened; this app is not told
         body = json.dumps(envelope(self.config, event, event_id))
         first_done = threading.Event()
         with self._lock:

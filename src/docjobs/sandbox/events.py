@@ -16,6 +16,15 @@ def channel_type(channel: str) -> str:
     return {"C": "channel", "G": "group", "D": "im"}.get(channel[:1], "channel")
 
 
+def subscription(event: dict[str, Any]) -> str:
+    """The bot event subscription that brings `event`: `message` events by the kind of
+    conversation ("message.channels", "message.groups", "message.im"), others by type."""
+    if event.get("type") == "message":
+        kind = event.get("channel_type") or channel_type(str(event.get("channel", "")))
+        return "message." + {"channel": "channels", "group": "groups"}.get(kind, kind)
+    return str(event.get("type", ""))
+
+
 def envelope(config: SandboxConfig, event: dict[str, Any], event_id: str) -> dict[str, Any]:
     return {
         "token": VERIFICATION_TOKEN,

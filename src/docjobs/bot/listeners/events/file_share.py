@@ -21,7 +21,8 @@ def register(app: App, deps: BotDeps) -> None:
     def on_file_share(event: dict[str, Any], client: WebClient) -> None:
         handle_file_share(event, client, deps)
 
-    # `file_shared` carries only ids and arrives beside the `message` event for the same share;
+    # `file_shared` carries only ids and arrives beside the `message` event for the same share.
+    # BOT_EVENTS leaves it out, but an app made from an older manifest still subscribes to it:
     # acknowledging it (rather than 404, which Slack would retry) is all it needs.
     @app.event("file_shared")
     def on_file_shared() -> None:

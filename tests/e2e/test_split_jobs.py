@@ -28,6 +28,7 @@ from tests.support.stack import OUTCOME_PREFIXES, Stack, bot_replies, running_st
 
 SPLIT = {
     "DOCJOBS_SPLIT_MIN_PAGES": "50",
+    "DOCJOBS_SPLIT_MIN_PAGES_PDFIUM": "50",
     "DOCJOBS_SPLIT_PAGES_PER_PART": "20",
     "DOCJOBS_PROGRESS_EDIT_INTERVAL_S": "1",
     # Recovery in seconds, as in tests/faults: leases, the sweeper, the reporter's claims.

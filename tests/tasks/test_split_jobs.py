@@ -129,6 +129,7 @@ def split_settings(tmp_path: Path, redis_url: str) -> Settings:
         slack_bot_token="xoxb-test",
         results_url=RESULTS_URL,
         split_min_pages=20,
+        split_min_pages_pdfium=20,
         split_pages_per_part=10,
         chunk_chars=400,
         chunk_overlap=80,
@@ -262,19 +263,34 @@ def test_a_small_pdf_is_not_split(harness: Harness, tmp_path: Path) -> None:
     assert [(r.status, r.pages) for r in harness.results] == [("succeeded", 20)]
 
 
-def test_by_default_a_pdf_of_over_100_pages_is_read_by_two_processes(
-    settings: Settings, store: JobStore, tmp_path: Path
+@pytest.mark.parametrize(
+    ("engine", "whole", "split"),
+    [
+        # One long PDF among short ones must not keep one process busy while the other waits:
+        # with pypdf a 117-page corpus file is six seconds of work.
+        ("pypdf", 100, 101),
+        # pdfium reads 117 pages in ~0.15 s: a split would cost more than it saves.
+        ("auto", 300, 301),
+    ],
+)
+def test_by_default_a_long_pdf_is_read_by_two_processes(
+    settings: Settings, store: JobStore, tmp_path: Path, engine: str, whole: int, split: int
 ) -> None:
-    # One long PDF among short ones must not keep one process busy while the other waits:
-    # with pypdf a 117-page corpus file is six seconds of work.
     defaults = Settings(_env_file=None)
+    settings.extract_engine = engine
     settings.split_min_pages = defaults.split_min_pages
+    settings.split_min_pages_pdfium = defaults.split_min_pages_pdfium
     settings.split_pages_per_part = defaults.split_pages_per_part
-    for pages, ranges in ((100, []), (101, [[0, 1, 51], [1, 52, 101]])):
+    for pages in (whole, split):
         harness = make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", pages))
         harness.run(Message(PROCESS_TASK, [harness.share(file_id=f"F{pages}"), 1]))
         parts = harness.take()
-        assert [m.args[2:] for m in parts] == ranges
+        ranges = [m.args[3:] for m in parts]
+        if pages == whole:
+            assert ranges == []
+        else:  # two or more parts, in page order, end to end
+            assert len(ranges) >= 2 and ranges[0][0] == 1 and ranges[-1][1] == pages
+            assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
         harness.queue.extend(parts)
         harness.drain()
         assert [(r.status, r.pages) for r in harness.results] == [("succeeded", pages)]

@@ -232,9 +232,14 @@ def finish(
     raise error from first
 
 
-def count_pages(path: Path, *, engine: str = "pypdf") -> int | None:
-    """The document's page count, as `engine` will see it, without reading any page; None if
-    it cannot be opened (extraction then says why)."""
+class PageCount(NamedTuple):
+    pages: int
+    reader: str  # the engine that will read the pages: "pdfium" or "pypdf"
+
+
+def count_pages(path: Path, *, engine: str = "pypdf") -> PageCount | None:
+    """The document's page count, as `engine` will see it, and which engine will read it,
+    without reading any page; None if it cannot be opened (extraction then says why)."""
     from docjobs.tasks.extract_pypdf import count_with_pypdf
 
     if engine != "pypdf":
@@ -242,8 +247,9 @@ def count_pages(path: Path, *, engine: str = "pypdf") -> int | None:
 
         count = count_with_pdfium(path)
         if count:
-            return count
-    return count_with_pypdf(path)
+            return PageCount(count, "pdfium")
+    count = count_with_pypdf(path)
+    return None if count is None else PageCount(count, "pypdf")
 
 
 def check_page_count(total: int, max_pages: int) -> None:

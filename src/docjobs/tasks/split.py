@@ -51,9 +51,12 @@ def start_split(
     settings = ctx.settings
     if settings.split_min_pages <= 0:
         return False
-    pages = count_pages(path, engine=settings.extract_engine)
-    if pages is None or pages <= settings.split_min_pages or pages > settings.max_pages:
+    counted = count_pages(path, engine=settings.extract_engine)
+    if counted is None or counted.pages > settings.max_pages:
         return False  # one pass says why it cannot read it, or that it is too long
+    pages, least = counted.pages, settings.split_min_pages_for(counted.reader)
+    if least <= 0 or pages <= least:
+        return False
     parts = plan_parts(pages, per_part=settings.split_pages_per_part)
     if len(parts) < 2:
         return False

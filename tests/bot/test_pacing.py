@@ -25,13 +25,10 @@ def test_a_quick_jobs_outcome_reply_follows_its_progress_message_at_once() -> No
     assert pacer.wait_time("chat.postMessage", "C2", now=0.1) == 0
 
 
-def test_posts_paced_by_the_bot_are_never_refused_by_slack(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_posts_paced_by_the_bot_are_never_refused_by_slack() -> None:
     """A channel where the bot wants to post every 50 ms for a minute (a burst of shares)."""
     clock = Clock()
-    monkeypatch.setattr(ratelimit.time, "monotonic", clock)
-    slack = ratelimit.RateLimiter()
+    slack = ratelimit.RateLimiter(clock=clock)
     pacer = SlackPacer(per_minute={})
     posted = 0
     for _ in range(1200):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
@@ -60,8 +61,11 @@ def limits_for(method: str, channel: str) -> list[Limit]:
 
 
 class RateLimiter:
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(
+        self, enabled: bool = True, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.enabled = enabled
+        self.clock = clock
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
 
@@ -74,7 +78,7 @@ class RateLimiter:
         and nothing is counted: a refused call has no effect."""
         if not self.enabled:
             return 0
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             buckets = [
                 self._buckets.setdefault(limit.key, Bucket(limit, now))

@@ -68,6 +68,7 @@ def run(options: Options) -> Result:
     last_change = max(t.last_change_at for t in settled.values()) - start
     result.figure("share → last thread settled (reactions too)", last_change, "s", **base)
     result.figure("whole local pipeline in the same pool", pipeline_s, "s", **base)
+    result.figure("first share → last share sent", max(s.shared_at for s in shares) - start, "s")
     result.figure("per-job share → reply, p50", percentile(latencies, 50), "s")
     result.figure("per-job share → reply, max", max(latencies), "s")
     result.figure("job finished → its reply posted, p50", percentile(lags, 50), "s")

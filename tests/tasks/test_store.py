@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from docjobs.tasks.chunk import Chunk
-from docjobs.tasks.store import ChunkStore
+from docjobs.tasks.store import PAGE_SIZE, ChunkStore
 
 
 def make(n: int, *, tag: str = "t", dim: int = 4) -> tuple[list[Chunk], list[list[float]]]:
@@ -74,6 +74,33 @@ def test_vectors_are_stored_as_float32_bytes_in_wal_mode(tmp_path: Path) -> None
     conn.close()
     assert sizes == {256 * 4}
     assert mode == "wal"
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    conn.close()
+    return size
+
+
+def test_a_new_store_has_big_pages_and_an_older_store_keeps_its_own(tmp_path: Path) -> None:
+    new = tmp_path / "new.sqlite3"
+    put(ChunkStore(new), "J1", *make(2))
+    assert _page_size(new) == PAGE_SIZE > 4096
+
+    # A store made before PAGE_SIZE: SQLite's default pages, in WAL mode, with rows in it.
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    put(ChunkStore(old), "J1", *make(2, tag="before"))
+    put(ChunkStore(old), "J2", *make(3, tag="after"))
+    assert _page_size(old) == 4096
+    assert [s.chunk.text for s in ChunkStore(old).load("J1")] == [
+        "before chunk 0",
+        "before chunk 1",
+    ]
+    assert ChunkStore(old).count("J2") == 3
 
 
 def _write_many(path: str, worker: int) -> None:

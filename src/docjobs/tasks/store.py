@@ -30,6 +30,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 )
 """
 
+# The page size of a new store (SQLite's default is 4 KB). A row is ~2 KB, a vector and a
+# chunk's text: on 16 KB pages a 1,000-page document's 4,000 rows are written in 0.6 times
+# the time (`python -m bench store`; 64 KB pages are no faster). A split job's join writes
+# them while the other processes wait. An existing store keeps the page size it was made with.
+PAGE_SIZE = 16384
+
 # A row to write: the chunk, and its vector as float32 bytes (or as floats, packed here).
 Row = tuple[Chunk, bytes | Sequence[float]]
 
@@ -60,6 +66,8 @@ class ChunkStore:
             try:
                 with self._connect() as conn:
                     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                        # Only a new, empty file takes it; it must come before the WAL switch.
+                        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
                         conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute(_SCHEMA)
                 return

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "memory": "bench.worker_memory",
     "split": "bench.split_pages",
     "engines": "bench.engines",
+    "store": "bench.store_pages",
 }
 
 

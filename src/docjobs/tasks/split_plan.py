@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+from redis.client import NEVER_DECODE
 
 from docjobs.jobs.store import PREFIX
 
@@ -131,7 +132,7 @@ class SplitPlan:
         fields = [str(name) for name in self.client.hkeys(self.key)]
         return {int(name.split(":", 1)[1]) for name in fields if name.startswith("part:")}
 
-    def store_part(self, index: int, text: str, rows: str) -> tuple[bool, int] | None:
+    def store_part(self, index: int, text: bytes, rows: bytes) -> tuple[bool, int] | None:
         """Store a part's packed output once; (newly stored, parts done), or None if the plan
         is gone."""
         new, done = self.client.eval(_STORE_PART, 1, self.key, index, text, rows)
@@ -166,15 +167,18 @@ class SplitPlan:
     def busy_s(self) -> float:
         return int(self.client.hget(self.key, "busy_ms") or 0) / 1000
 
-    def load_text(self, index: int) -> str | None:
+    def load_text(self, index: int) -> bytes | None:
         """Part `index`'s packed text (PartText), or None if it is not there."""
-        value = self.client.hget(self.key, f"part:{index}")
-        return None if value is None else str(value)
+        return self._load(f"part:{index}")
 
-    def load_rows(self, index: int) -> str | None:
+    def load_rows(self, index: int) -> bytes | None:
         """Part `index`'s packed rows (PartRows), or None if they are not there."""
-        value = self.client.hget(self.key, f"rows:{index}")
-        return None if value is None else str(value)
+        return self._load(f"rows:{index}")
+
+    def _load(self, field: str) -> bytes | None:
+        # The parts' outputs are binary: read them as bytes through the decoding client.
+        value = self.client.execute_command("HGET", self.key, field, **{NEVER_DECODE: []})
+        return None if value is None else bytes(value)
 
     def is_joined(self) -> bool:
         return bool(self.client.exists(self.joined_key))

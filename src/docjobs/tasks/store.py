@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 """
 
 # The page size of a new store (SQLite's default is 4 KB). A row is ~2 KB, a vector and a
-# chunk's text: on 16 KB pages a 1,000-page document's 4,000 rows are written in 0.6 times
+# chunk's text: on 16 KB pages a 1,000-page document's 4,000 rows are written in 0.6-0.7 times
 # the time (`python -m bench store`; 64 KB pages are no faster). A split job's join writes
 # them while the other processes wait. An existing store keeps the page size it was made with.
 PAGE_SIZE = 16384

@@ -40,7 +40,7 @@ class System(Stack):
     def share_file(self, path: Path, *, channel: str, filename: str | None = None) -> Share:
         """Share `path` as U0BENCH does. The sandbox copies the file from disk: in Slack the
         upload is over before the share, and base64 through JSON cost the driver (on the
-        same cores as the system) ~15 ms a share."""
+        same cores as the system) ~10 ms a share."""
         filename = filename or path.name
         body = {"channel": channel, "user": "U0BENCH", "filename": filename, "path": str(path)}
         shared_at = time.time()

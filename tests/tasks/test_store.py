@@ -88,7 +88,7 @@ def test_a_new_store_has_big_pages_and_an_older_store_keeps_its_own(tmp_path: Pa
     put(ChunkStore(new), "J1", *make(2))
     assert _page_size(new) == PAGE_SIZE > 4096
 
-    # A store made before PAGE_SIZE: SQLite's default pages, in WAL mode, with rows in it.
+    # A store made by an earlier version: SQLite's default pages, already in WAL mode.
     old = tmp_path / "old.sqlite3"
     with sqlite3.connect(old) as conn:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -42,11 +42,8 @@ class System(Stack):
         upload is over before the share, and base64 through JSON cost the driver (on the
         same cores as the system) ~10 ms a share."""
         filename = filename or path.name
-        body = {"channel": channel, "user": "U0BENCH", "filename": filename, "path": str(path)}
         shared_at = time.time()
-        reply = self.http.post(f"{self.sandbox_url}/control/share", json=body)
-        reply.raise_for_status()
-        data = reply.json()
+        data = self.share(path, filename=filename, channel=channel, user="U0BENCH")
         return Share(channel, str(data["ts"]), str(data.get("file_id", "")), filename, shared_at)
 
     def thread_of(self, share: Share) -> Thread:

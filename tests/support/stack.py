@@ -199,18 +199,23 @@ class Stack:
 
     def share(
         self,
-        content: bytes,
+        content: bytes | Path,
         *,
         filename: str = "q3-report.pdf",
         channel: str | None = None,
         user: str = "U0ALICE",
         **extra: Any,
     ) -> dict[str, Any]:
+        """A user shares `content`; a Path is copied by the sandbox from disk (no base64)."""
+        if isinstance(content, Path):
+            file = {"path": str(content)}
+        else:
+            file = {"content_b64": base64.b64encode(content).decode()}
         body = {
             "channel": channel or new_channel(),
             "user": user,
             "filename": filename,
-            "content_b64": base64.b64encode(content).decode(),
+            **file,
             **extra,
         }
         reply = self.http.post(f"{self.sandbox_url}/control/share", json=body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -290,7 +291,7 @@ def test_by_default_a_long_pdf_is_read_by_two_processes(
             assert ranges == []
         else:  # two or more parts, in page order, end to end
             assert len(ranges) >= 2 and ranges[0][0] == 1 and ranges[-1][1] == pages
-            assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+            assert all(a[1] + 1 == b[0] for a, b in pairwise(ranges))
         harness.queue.extend(parts)
         harness.drain()
         assert [(r.status, r.pages) for r in harness.results] == [("succeeded", pages)]

@@ -83,6 +83,17 @@ def test_text_without_spaces_is_cut_into_pieces_and_kept_whole() -> None:
     assert rebuilt == cjk
 
 
+def test_text_without_spaces_is_cut_after_a_full_stop_in_it() -> None:
+    # Pieces of 10 characters (size // 8): the 6th ends a sentence, 60 characters of 80.
+    ideographs = [chr(0x4E00 + i) for i in range(200)]
+    ideographs[59] = "。"
+    text = "".join(ideographs)
+    chunks = chunk_pages([(1, text + "\n\nThen words. With spaces.")], size=80, overlap=10)
+    assert chunks[0].text == text[:60]
+    assert chunks[1].text.startswith(text[50:60])  # the overlap: one piece
+    assert chunks[-1].text.endswith("\n\nThen words. With spaces.")
+
+
 def test_same_input_same_chunks() -> None:
     pages = book(3)
     assert chunk_pages(pages, size=200, overlap=50) == chunk_pages(pages, size=200, overlap=50)

@@ -20,6 +20,7 @@ from docjobs.jobs.connection import connect
 from docjobs.jobs.control import cancel_job
 from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings
+from docjobs.tasks.part_files import shared_root
 from docjobs.tasks.pipeline import local_job_id, process_local_file
 from docjobs.tasks.store import ChunkStore
 from tests.support.pdfs import write_long_pdf, write_pages_pdf
@@ -120,6 +121,9 @@ def test_a_split_job_ends_as_one_pass_would_end_it(split_stack: Stack, tmp_path:
     starts = [s.chunk.start_page for s in stored]
     assert starts == sorted(starts) and starts[0] == 1 and stored[-1].chunk.end_page == 120
     assert len(part_pids(split_stack, job_id)) == 2  # both pool processes read parts of it
+    # ... from one download: the second process links the first one's copy.
+    downloads = split_stack.calls(method="files.download")["calls"]
+    assert [d["file"] for d in downloads].count(shared["file_id"]) == 1
 
     edits = [
         int(m.group(1))
@@ -147,6 +151,10 @@ def test_a_part_process_killed_mid_job_still_gives_one_good_outcome(
     assert len(stored) == status["chunks"]
     assert [s.chunk.index for s in stored] == list(range(len(stored)))
     assert split_stack.children["worker"].poll() is None  # the worker itself lives on
+    # The killed process left its download behind; the one started in its place removed it.
+    root = shared_root()
+    assert root is not None
+    assert not [d for d in root.iterdir() if d.name.startswith(f"{job_id}-1-")], "file left"
 
 
 def test_a_cancelled_split_job_ends_cancelled_with_nothing_left(

@@ -156,6 +156,7 @@ def fetch_job_file(job: Job, ctx: WorkerContext, *, on_progress: ProgressFn | No
             client=ctx.http,
             on_progress=on_progress,
         ),
+        source=job.url,
     )
 
 

@@ -29,8 +29,15 @@ def describe() -> dict[str, str]:
 
 
 def code_state() -> str:
-    """The commit measured, and how many files under src/ differed from it (others edit it)."""
-    repo = Path(__file__).resolve().parents[1]
+    """The commit measured, and how many files under src/ differed from it (others edit it).
+
+    Of the code the run imports, which the system's processes import too: a clone that uses
+    another checkout's virtualenv runs that checkout's `src/` (its editable install), not its
+    own, unless PYTHONPATH names its own."""
+    import docjobs
+
+    repo = Path(docjobs.__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -38,7 +45,8 @@ def code_state() -> str:
         ).stdout.strip()
 
     changed = [line for line in git("status", "--porcelain", "--", "src").splitlines() if line]
-    return f"{git('rev-parse', '--short', 'HEAD')} + {len(changed)} changed files under src/"
+    state = f"{git('rev-parse', '--short', 'HEAD')} + {len(changed)} changed files under src/"
+    return state if repo == here else f"{state} of {repo} (not this checkout's)"
 
 
 def _busy_and_total_s() -> tuple[float, float]:

@@ -24,7 +24,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = (".", "!", "?", ":", ";", "。", "！", "？")
 _ENDS_SENTENCE = methodcaller("endswith", _SENTENCE_END)
 # The same, found in a page's text: the last character of a word ending a sentence.
-_SENTENCE_END_IN_TEXT = re.compile(r"[.!?:;。！？](?=\s|\Z)")
+_SENTENCE_END_IN_TEXT = re.compile(f"[{re.escape(''.join(_SENTENCE_END))}]" + r"(?=\s|\Z)")
 _END = methodcaller("end")
 # Prefer a paragraph or sentence end as the cut, if one lies in the last 40 % of the chunk.
 _EARLIEST_CUT = 0.6

@@ -30,7 +30,9 @@ from docjobs.tasks.extract_pypdf import ReaderCache
 
 Key = tuple[str, int]  # (job id, attempt)
 
-# A directory still being fetched into: other processes leave it alone.
+# A directory under the shared root is named JOB-ATTEMPT-SOURCE-PID-random (SOURCE: a hash of
+# the file's URL; PID: the process that made it), with this suffix while it is being fetched
+# into: other processes leave it alone until then.
 _FETCHING = ".fetching"
 
 
@@ -76,7 +78,6 @@ class PartFiles:
             self._dirs.move_to_end(key)
             return path
         name = f"{job_id}-{attempt}-{hashlib.sha256(source.encode()).hexdigest()[:16]}-"
-        # Taken from any process; named after this one: JOB-ATTEMPT-SOURCE-PID-random.
         directory = self._new_dir(key, name)
         try:
             if not self._link_finished(name, directory):
@@ -138,7 +139,7 @@ class PartFiles:
         """Remove the directories of this machine's processes that are gone; returns how many."""
         removed = 0
         for directory in self.root.iterdir() if self.root is not None else []:
-            fields = directory.name.split("-")
+            fields = directory.name.split("-")  # see _FETCHING: fields[3] is the PID
             if len(fields) > 4 and fields[3].isdigit() and not _alive(int(fields[3])):
                 shutil.rmtree(directory, ignore_errors=True)
                 removed += 1

@@ -64,6 +64,11 @@ class Running:
         params = {"method": method} if method else {}
         return self.control("GET", "calls", params=params)  # type: ignore[no-any-return]
 
+    def settled(self) -> None:
+        """Once every event's delivery is over, retries and redeliveries included: what has
+        not reached the bot by then never will."""
+        wait_until(lambda: self.control("GET", "deliveries/pending")["pending"] == 0)
+
     def deliveries(self, count: int = 0) -> list[dict[str, Any]]:
         """The delivery log once it has at least `count` entries (waits for them)."""
         return wait_until(lambda: _at_least(self.control("GET", "deliveries"), count))  # type: ignore[no-any-return]

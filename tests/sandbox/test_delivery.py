@@ -5,7 +5,6 @@ same event_id."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
@@ -89,7 +88,7 @@ def test_only_the_events_the_app_subscribes_to_are_delivered(
     said = sandbox.say("in public")
     [message, public] = bot.wait_for(2)
     assert [message.event_id, public.event_id] == [shared["event_ids"][0], said["event_id"]]
-    time.sleep(0.3)  # anything else would have come by now
+    sandbox.settled()
     assert [r.event_id for r in bot.requests] == [message.event_id, public.event_id]
     assert private["event_id"] not in {r.event_id for r in bot.requests}
 
@@ -125,12 +124,25 @@ def test_a_500_is_retried_three_times_on_schedule_then_given_up(
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.3
     assert all(a.signature_ok for a in attempts)  # each retry signed afresh
     assert {a.json()["event"]["text"] for a in attempts} == {"hello"}
-    time.sleep(0.5)
+    sandbox.settled()
     assert len(bot.events(event_id)) == 4  # and no more
     log = sandbox.deliveries(4)
     assert [(d["retry_num"], d["status"], d["reason"]) for d in log] == [
         (n, 500, "http_error") for n in range(4)
     ]
+
+
+def test_an_event_is_pending_until_its_last_retry_is_made(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    bot.answer(default=Reply(status=500))
+    sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.2, 0.2, 0.2))
+    event_id = sandbox.say(wait=True)["event_id"]
+    assert sandbox.control("GET", "deliveries/pending") == {"pending": 1}
+    sandbox.settled()  # without waiting on the bot: every retry has reached it by now
+    assert [r.retry_num for r in bot.events(event_id)] == [None, 1, 2, 3]
+    assert sandbox.control("GET", "deliveries/pending") == {"pending": 0}
 
 
 def test_a_slow_answer_is_a_timeout_and_retried_until_one_is_in_time(
@@ -153,7 +165,7 @@ def test_a_slow_answer_is_a_timeout_and_retried_until_one_is_in_time(
         (3, 200, None),
     ]
     assert 400 <= log[0]["elapsed_ms"] < 800  # given up at the deadline, not at the answer
-    time.sleep(0.3)
+    sandbox.settled()
     assert len(bot.events(event_id)) == 4
 
 
@@ -180,7 +192,7 @@ def test_an_acked_event_is_never_retried(
     sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.05, 0.1))
     event_id = sandbox.say()["event_id"]
     bot.wait_for(1, event_id=event_id)
-    time.sleep(0.5)  # longer than every retry delay together
+    sandbox.settled()
     assert [r.retry_num for r in bot.events(event_id)] == [None]
     assert [(d["status"], d["reason"]) for d in sandbox.deliveries(1)] == [(204, None)]
 
@@ -192,7 +204,7 @@ def test_no_retry_header_on_a_failure_stops_the_retries(
     bot.answer(default=Reply(status=404, headers={"X-Slack-No-Retry": "1"}))
     sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.0, 0.0, 0.0))
     event_id = sandbox.say(wait=True)["event_id"]
-    time.sleep(0.3)
+    sandbox.settled()
     assert [r.retry_num for r in bot.events(event_id)] == [None]
     [entry] = sandbox.deliveries(1)
     assert (entry["status"], entry["no_retry"]) == (404, True)
@@ -207,7 +219,7 @@ def test_redeliver_sends_acked_events_again_with_the_same_event_id(
     attempts = bot.wait_for(3, event_id=shared["event_ids"][0])
     assert [a.retry_num for a in attempts] == [None, 1, 2]
     assert {a.json()["event"]["ts"] for a in attempts} == {shared["ts"]}
-    time.sleep(0.3)
+    sandbox.settled()
     assert len(bot.events(shared["event_ids"][0])) == 3  # N extra copies, no more
     assert len(bot.events(shared["event_ids"][1])) == 1  # file_shared once
 
@@ -266,7 +278,7 @@ def test_reset_drops_the_retries_still_to_come(
     sandbox = start_sandbox(bot_endpoint_url=endpoint, retry_delays=(0.4, 0.4, 0.4))
     event_id = sandbox.say(wait=True)["event_id"]
     sandbox.control("POST", "reset")
-    time.sleep(0.6)
+    sandbox.settled()
     assert [r.retry_num for r in bot.events(event_id)] == [None]
     assert sandbox.control("GET", "deliveries") == []
 
@@ -297,7 +309,7 @@ def test_without_echo_only_peoples_messages_are_delivered(
     sandbox = start_sandbox(bot_endpoint_url=endpoint, echo_bot_messages=False)
     sandbox.slack.chat_postMessage(channel=CHANNEL, text="from the bot")
     sandbox.say(wait=True)
-    time.sleep(0.2)
+    sandbox.settled()
     assert [r.json()["event"].get("user") for r in bot.requests] == [ALICE]
 
 

@@ -199,6 +199,12 @@ def deliveries(request: Request, event_id: str | None = None) -> list[dict[str, 
         return [d for d in ws.deliveries if event_id is None or d["event_id"] == event_id]
 
 
+@router.get("/deliveries/pending")
+def pending_deliveries(request: Request) -> dict[str, int]:
+    """How many events still have an attempt or a retry to come (0: delivery is quiet)."""
+    return {"pending": _sandbox(request).deliverer.pending()}
+
+
 @router.get("/faults")
 def list_faults(request: Request) -> list[dict[str, Any]]:
     return _sandbox(request).faults.list()

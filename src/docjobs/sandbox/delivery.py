@@ -54,6 +54,7 @@ class Deliverer:
         self._lock = threading.Lock()
         # Events whose first attempt is still to come: another event can be sent `after` one.
         self._first_pending: dict[str, threading.Event] = {}
+        self._in_flight = 0  # events whose _deliver has not returned (see pending())
 
     def close(self) -> None:
         self._stop.set()
@@ -62,6 +63,13 @@ class Deliverer:
         for thread in threads:
             thread.join(timeout=self.config.ack_timeout_s + 1)
         self.client.close()
+
+    def pending(self) -> int:
+        """Events whose delivery is not over: an attempt or a retry is still to come. At 0
+        every attempt is made and logged, so a test can check that nothing more came without
+        sleeping for a guess at how long retries take."""
+        with self._lock:
+            return self._in_flight
 
     def sign(self, body: str, content_type: str) -> dict[str, str]:
         timestamp = str(int(time.time()))
@@ -138,6 +146,7 @@ class Deliverer:
         )
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            self._in_flight += 1
         thread.start()
         if wait:
             first_done.wait(timeout=self.config.ack_timeout_s + 5)
@@ -192,6 +201,8 @@ class Deliverer:
                 logger.exception("delivery of %s failed", event_id)
         finally:
             self._first_attempt_over(event_id, first_done)
+            with self._lock:
+                self._in_flight -= 1
 
     def _first_attempt_over(self, event_id: str, first_done: threading.Event) -> None:
         with self._lock:

@@ -20,9 +20,11 @@ from docjobs.jobs.model import Job, State
 from docjobs.jobs.results import JobResult, record_result
 from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings
+from docjobs.tasks import extract_pdfium
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.lease import JobLease
+from docjobs.tasks.part_files import part_files
 from docjobs.tasks.pipeline import local_job_id, process_local_file
 from docjobs.tasks.process_job import run_job
 from docjobs.tasks.split import PART_TASK, run_part
@@ -201,6 +203,35 @@ def test_parts_joined_in_any_order_give_the_unsplit_outcome(
     assert job is not None and job.state is State.SUCCEEDED and job.percent == 100
     assert plan_keys(harness.ctx.redis, job_id) == [f"docjobs:parts:{job_id}:1:joined"]
     assert harness.downloads == 1  # one process here: the file was fetched once
+
+
+def test_parts_take_the_jobs_stream_check_of_the_same_bytes(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's task inflates every stream of the file to check it for pdfium (12-18 ms per
+    MB); processes reading its parts take that verdict for the same bytes, and check other
+    bytes themselves."""
+    checked: list[Path] = []
+    real = extract_pdfium.unsafe_for_pdfium
+
+    def counting(path: Path, **limits: int) -> str | None:
+        checked.append(path)
+        return real(path, **limits)
+
+    monkeypatch.setattr(extract_pdfium, "unsafe_for_pdfium", counting)
+    job_id, parts = start(harness)
+    assert len(checked) == 1
+    for message in parts[:-1]:
+        part_files.clear()  # as if each part ran in a process of its own: a download of its own
+        harness.run(message)
+    assert harness.downloads == len(parts) and len(checked) == 1
+
+    plan = SplitPlan(harness.ctx.redis, job_id, 1)
+    plan.client.hset(plan.key, "pdfium_checked", "0" * 64)  # the digest of other bytes
+    part_files.clear()
+    harness.run(parts[-1])
+    assert len(checked) == 2
+    assert len(harness.results) == 1 and harness.results[0].status == "succeeded"
 
 
 def test_redelivered_parts_count_once_and_one_joiner_sends_one_outcome(harness: Harness) -> None:

@@ -7,7 +7,7 @@ file whose streams inflate past pypdf's limits goes to pypdf instead (stream_che
 
 from __future__ import annotations
 
-import functools
+import hashlib
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -115,18 +115,46 @@ def count_with_pdfium(path: Path) -> int | None:
         document.close()
 
 
+def file_digest(path: Path) -> str:
+    """The file's SHA-256, which names the bytes a stream check passed (see trust_checked)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def trust_checked(path: Path, digest: str) -> None:
+    """Take `path` as safe for pdfium without checking its streams, if its bytes are those
+    that passed the check elsewhere (`digest`, from file_digest). A split job's task checks
+    the file once; each process reading its parts would otherwise inflate every stream again,
+    12-18 ms per MB, where hashing reads the file some 15 times as fast (0.75 ms per MB)."""
+    try:
+        key = _identity(path)
+        if key not in _verdict and file_digest(path) == digest:
+            _verdict.clear()
+            _verdict[key] = None
+    except OSError:
+        pass  # _unsafe says what is wrong with it
+
+
 def _unsafe(path: Path) -> str | None:
     """Why pdfium must not open the file, if so; remembered for the file last asked about (a
     split job reads one file a page range at a time)."""
     try:
-        stat = path.stat()
-        return _check(str(path), stat.st_size, stat.st_mtime_ns)
+        key = _identity(path)
+        if key not in _verdict:
+            verdict = unsafe_for_pdfium(
+                path, max_stream_bytes=MAX_STREAM_BYTES, max_total_bytes=MAX_TOTAL_BYTES
+            )
+            _verdict.clear()
+            _verdict[key] = verdict
+        return _verdict[key]
     except OSError as exc:  # pypdf says what is wrong with it
         return str(exc)
 
 
-@functools.lru_cache(maxsize=1)
-def _check(path: str, size: int, mtime_ns: int) -> str | None:
-    return unsafe_for_pdfium(
-        Path(path), max_stream_bytes=MAX_STREAM_BYTES, max_total_bytes=MAX_TOTAL_BYTES
-    )
+# The verdict on the file last asked about, by (path, size, modification time).
+_verdict: dict[tuple[str, int, int], str | None] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns

@@ -22,6 +22,7 @@ from docjobs.jobs.store import lease_key
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.download import download_file
 from docjobs.tasks.extract import count_pages, extract_pages
+from docjobs.tasks.extract_pdfium import file_digest, trust_checked
 from docjobs.tasks.lease import JobLease
 from docjobs.tasks.outcomes import handle_failure, job_error_for
 from docjobs.tasks.part_chunks import chunk_part
@@ -61,7 +62,9 @@ def start_split(
     if len(parts) < 2:
         return False
     plan = SplitPlan(ctx.redis, job_id, attempt)
-    plan.create(parts, pages=pages)
+    # pdfium reads only what passed the stream check: the parts may trust these bytes.
+    checked = file_digest(path) if counted.reader == "pdfium" else ""
+    plan.create(parts, pages=pages, pdfium_checked=checked)
     progress("extracting", overall_percent("extracting", 0, pages), f"page 0 of {pages}")
     _send_parts(task.app, job_id, attempt, plan.parts())
     logger.info(
@@ -172,6 +175,8 @@ def _read_part(
     try:
         watch.should_stop()  # the time budget may be spent before this part began
         path = fetch_job_file(job, ctx)
+        if checked := plan.pdfium_checked():
+            trust_checked(path, checked)
         extraction = extract_pages(
             path,
             max_pages=settings.max_pages,

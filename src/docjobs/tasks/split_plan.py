@@ -24,7 +24,7 @@ PROGRESS_LOCK_MS = 5000
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'parts', ARGV[1], 'pages', ARGV[2], 'done', 0, 'pages_done', 0,
-  'retries', 0, 'busy_ms', 0)
+  'retries', 0, 'busy_ms', 0, 'pdfium_checked', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
@@ -110,10 +110,12 @@ class SplitPlan:
         self.joined_key = self.key + ":joined"
         self.lock_key = self.key + ":progress"
 
-    def create(self, parts: list[PartSpec], *, pages: int) -> bool:
-        """Write the plan unless this attempt already has one; returns whether it wrote it."""
+    def create(self, parts: list[PartSpec], *, pages: int, pdfium_checked: str = "") -> bool:
+        """Write the plan unless this attempt already has one; returns whether it wrote it.
+        `pdfium_checked`: the digest of the file if it passed the stream check for pdfium
+        (extract_pdfium.trust_checked), so the parts need not check it again."""
         ranges = json.dumps([[p.first_page, p.last_page] for p in parts])
-        created = self.client.eval(_CREATE, 1, self.key, ranges, pages, PLAN_TTL_S)
+        created = self.client.eval(_CREATE, 1, self.key, ranges, pages, PLAN_TTL_S, pdfium_checked)
         return bool(created)
 
     def exists(self) -> bool:
@@ -126,6 +128,10 @@ class SplitPlan:
 
     def pages(self) -> int:
         return int(self.client.hget(self.key, "pages") or 0)
+
+    def pdfium_checked(self) -> str:
+        """The digest of the file the job's task checked for pdfium, or "" if it did not."""
+        return str(self.client.hget(self.key, "pdfium_checked") or "")
 
     def stored(self) -> set[int]:
         """The indexes of the parts whose output is in."""

@@ -18,6 +18,7 @@ processes be: a pure-Python loop is timed alone and twice at once, before and af
 
     .venv/bin/python -m bench split [--full] [--engine E]
     .venv/bin/python -m bench.split_pages [--pages 1000] [--rounds 3] [--pages-per-part N]
+        [--file F]
 """
 
 from __future__ import annotations
@@ -62,11 +63,21 @@ def run(options: Options) -> Result:
 
 
 def measure(
-    *, pages: int, rounds: int, engine: str, options: Options, per_part: int | None = None
+    *,
+    pages: int,
+    rounds: int,
+    engine: str,
+    options: Options,
+    per_part: int | None = None,
+    pdf: Path | None = None,
 ) -> Result:
+    """`pdf`: a file of one's own instead of the generated `pages`-page one."""
     result = Result("split", TITLE, options.command("split"))
     result.size = {"pages": pages, "rounds": rounds, "engine": engine}
-    pdf = pdfs.text_pdf(pages)
+    if pdf is None:
+        pdf = pdfs.text_pdf(pages)
+    else:
+        result.size = {"file": pdf.name, "rounds": rounds, "engine": engine}
     split_env = {"DOCJOBS_SPLIT_PAGES_PER_PART": str(per_part)} if per_part else {}
     configs = {
         TWO: (2, split_env),
@@ -197,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engine", choices=("pypdf", "pdfium", "auto"), default=None)
     parser.add_argument("--pages-per-part", type=int, default=None)
+    parser.add_argument("--file", type=Path, default=None, help="a PDF to use instead")
     parser.add_argument("--keep", action="store_true", help="keep run directories and logs")
     args = parser.parse_args(argv)
     options = Options(engine=args.engine, keep=args.keep)
@@ -206,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         engine=options.resolved_engine(),
         options=options,
         per_part=args.pages_per_part,
+        pdf=args.file,
     )
     print(render(result))
     return 0 if all(verdict.met for verdict in result.verdicts) else 1

@@ -232,6 +232,13 @@ def finish(
     raise error from first
 
 
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """What the engines' one-file caches know a file by (a split job's parts read one file a
+    range at a time): its path, size and modification time."""
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 class PageCount(NamedTuple):
     pages: int
     reader: str  # the engine that will read the pages: "pdfium" or "pypdf"

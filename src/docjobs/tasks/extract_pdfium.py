@@ -20,6 +20,7 @@ from docjobs.tasks.extract import (
     PageRange,
     PageText,
     check_page_count,
+    file_identity,
     log_failure,
 )
 from docjobs.tasks.extract_pypdf import PYPDF_LIMITS
@@ -127,7 +128,7 @@ def trust_checked(path: Path, digest: str) -> None:
     the file once; each process reading its parts would otherwise inflate every stream again,
     12-18 ms per MB, where hashing reads the file some 15 times as fast (0.75 ms per MB)."""
     try:
-        key = _identity(path)
+        key = file_identity(path)
         if key not in _verdict and file_digest(path) == digest:
             _verdict.clear()
             _verdict[key] = None
@@ -139,7 +140,7 @@ def _unsafe(path: Path) -> str | None:
     """Why pdfium must not open the file, if so; remembered for the file last asked about (a
     split job reads one file a page range at a time)."""
     try:
-        key = _identity(path)
+        key = file_identity(path)
         if key not in _verdict:
             verdict = unsafe_for_pdfium(
                 path, max_stream_bytes=MAX_STREAM_BYTES, max_total_bytes=MAX_TOTAL_BYTES
@@ -151,10 +152,5 @@ def _unsafe(path: Path) -> str | None:
         return str(exc)
 
 
-# The verdict on the file last asked about, by (path, size, modification time).
+# The verdict on the file last asked about, by its file_identity.
 _verdict: dict[tuple[str, int, int], str | None] = {}
-
-
-def _identity(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns

@@ -16,6 +16,7 @@ from docjobs.tasks.extract import (
     PageText,
     check_page_count,
     error_for,
+    file_identity,
     finish,
     log_failure,
 )
@@ -46,8 +47,7 @@ class ReaderCache:
         self._reader: pypdf.PdfReader | None = None
 
     def open(self, path: Path) -> pypdf.PdfReader:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        key = file_identity(path)
         if self._reader is None or key != self._key:
             self.clear()
             self._reader = pypdf.PdfReader(path, strict=False)

@@ -73,11 +73,9 @@ def measure(
 ) -> Result:
     """`pdf`: a file of one's own instead of the generated `pages`-page one."""
     result = Result("split", TITLE, options.command("split"))
-    result.size = {"pages": pages, "rounds": rounds, "engine": engine}
-    if pdf is None:
-        pdf = pdfs.text_pdf(pages)
-    else:
-        result.size = {"file": pdf.name, "rounds": rounds, "engine": engine}
+    source = {"pages": pages} if pdf is None else {"file": pdf.name}
+    result.size = {**source, "rounds": rounds, "engine": engine}
+    pdf = pdf or pdfs.text_pdf(pages)
     split_env = {"DOCJOBS_SPLIT_PAGES_PER_PART": str(per_part)} if per_part else {}
     configs = {
         TWO: (2, split_env),

@@ -26,11 +26,12 @@ def _pdf(objects: list[bytes], *, root: int = 1, trailer_extra: bytes = b"") -> 
     return out.getvalue()
 
 
-def _page_objects(content: bytes, *, filter_flate: bool, count: int = 1) -> list[bytes]:
-    stream_dict = b"<< /Length %d%s >>" % (
-        len(content),
-        b" /Filter /FlateDecode" if filter_flate else b"",
-    )
+def _page_objects(
+    content: bytes, *, filter_flate: bool, count: int = 1, filter_entry: bytes | None = None
+) -> list[bytes]:
+    if filter_entry is None:
+        filter_entry = b"/Filter /FlateDecode" if filter_flate else b""
+    stream_dict = b"<< /Length %d %s >>" % (len(content), filter_entry)
     return [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count,
@@ -41,12 +42,24 @@ def _page_objects(content: bytes, *, filter_flate: bool, count: int = 1) -> list
     ]
 
 
-def write_deflate_bomb(path: Path, *, inflated_mb: int = 400) -> Path:
-    """A one-page PDF whose content stream inflates to `inflated_mb` megabytes."""
-    compressor = zlib.compressobj(9)
+def write_deflate_bomb(
+    path: Path,
+    *,
+    inflated_mb: int = 400,
+    filter_entry: bytes = b"/Filter /FlateDecode",
+    extra_objects: tuple[bytes, ...] = (),
+    wbits: int = zlib.MAX_WBITS,
+    then: bytes = b"",
+) -> Path:
+    """A one-page PDF whose content stream inflates to `inflated_mb` megabytes of spaces and
+    then `then`: its stream dictionary's filter entry as given (objects 6 and on are
+    `extra_objects`), its data zlib (or raw deflate, with a negative `wbits`)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
     block = b" " * (1 << 20)
-    data = b"".join(compressor.compress(block) for _ in range(inflated_mb)) + compressor.flush()
-    path.write_bytes(_pdf(_page_objects(data, filter_flate=True)))
+    data = b"".join(compressor.compress(block) for _ in range(inflated_mb))
+    data += compressor.compress(then) + compressor.flush()
+    objects = _page_objects(data, filter_flate=True, filter_entry=filter_entry)
+    path.write_bytes(_pdf(objects + list(extra_objects)))
     return path
 
 

@@ -3,9 +3,16 @@
 PDFium inflates a stream (or an inline image, to find where it ends) up to 1 GiB and aborts the
 whole process when an allocation fails: a decompression bomb would kill the worker's pool
 process, where pypdf raises LimitReachedError for that page. So before pdfium reads a file,
-each Flate stream's inflated size is counted (output discarded) against pypdf's limit; what
-cannot be counted this cheaply (other expanding filters, a Flate layer behind another filter,
-a compressed inline image, encryption) sends the file to pypdf.
+what its streams inflate to is counted (output discarded) against pypdf's limit; what cannot be
+counted this cheaply (other expanding filters, a Flate layer behind another filter, a compressed
+inline image, encryption) sends the file to pypdf.
+
+The check does not trust its own reading of stream dictionaries: a name can be spelled with
+#-escapes, a comment can sit between a key and its value, a string can hold what looks like an
+object header, and pdfium reads them all as the file means them. So every stream whose data is
+zlib data is counted whatever its dictionary says (pdfium's Flate decoder reads nothing else),
+and the file-wide rules refuse what could hide another expanding filter: an escaped name for a
+filter or for /Encrypt, and any /Filter value that is not plain names.
 """
 
 from __future__ import annotations
@@ -17,16 +24,33 @@ from pathlib import Path
 
 # The filters that expand their input, by full and abbreviated name; the others are image
 # codecs pdfium does not decode to read text, or ASCII layers that only shrink.
-_EXPANDING = {b"FlateDecode", b"Fl", b"LZWDecode", b"LZW", b"RunLengthDecode", b"RL"}
 _FLATE = {b"FlateDecode", b"Fl"}
-_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/\[\]<>()]+|\d+\s+\d+\s+R)")
-# An inline image's filter (/F or /Filter), between "BI" and "ID" in a content stream.
-_INLINE_FILTER = re.compile(rb"/F(?:ilter)?\s*(\[[^\]]*\]|/[^\s/\[\]<>()]+)")
+_EXPANDING = _FLATE | {b"LZWDecode", b"LZW", b"RunLengthDecode", b"RL"}
+# Names no producer escapes; an escaped one can only mean to get past this check.
+_GUARDED = _EXPANDING | {b"Filter", b"F", b"Encrypt"}
 _WHITE = b" \t\r\n\x0c\x00"
 _DELIMITERS = _WHITE + b"()<>[]{}/%"
-_NAME = re.compile(rb"/([^\s/\[\]<>()]+)")
-_OBJECT_HEADER = re.compile(rb"\d+\s+\d+\s+$")
-_DICT_WINDOW = 8192  # bytes looked back from "stream" for its object's header
+_NAME_CHARS = rb"[^ \t\r\n\x0c\x00()<>\[\]{}/%]"
+_NAME = re.compile(rb"/(" + _NAME_CHARS + rb"+)")
+_ESCAPED_NAME = re.compile(rb"/(" + _NAME_CHARS + rb"*#" + _NAME_CHARS + rb"*)")
+_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_FILTER_KEY = re.compile(rb"/Filter(?!" + _NAME_CHARS + rb")")
+_SPACE = rb"[ \t\r\n\x0c\x00]*"
+# A /Filter value pdfium and this check read alike: a name, an array of names, or null.
+_PLAIN_FILTER = re.compile(
+    _SPACE
+    + rb"(/"
+    + _NAME_CHARS
+    + rb"+|\[(?:"
+    + _SPACE
+    + rb"/"
+    + _NAME_CHARS
+    + rb"+)*"
+    + _SPACE
+    + rb"\]|null(?!"
+    + _NAME_CHARS
+    + rb"))"
+)
 _INPUT_CHUNK = 16384
 _OUTPUT_CHUNK = 1 << 20
 _MAX_INLINE_DICT = 65536  # an inline image's dictionary is a few dozen bytes
@@ -50,17 +74,12 @@ def unsafe_for_pdfium(path: Path, *, max_stream_bytes: int, max_total_bytes: int
 def _check(data: bytes, max_stream_bytes: int, max_total_bytes: int) -> None:
     if b"/Encrypt" in data:
         raise _Unsafe("encrypted: its streams cannot be checked")
+    _escaped_names(data)
+    _filter_values(data)
     _inline_images(data)  # in content streams stored uncompressed
     view = memoryview(data)
     total = 0
-    for keyword, body in _streams(data):
-        names = _filters(data, keyword)
-        expanding = [name for name in names if name in _EXPANDING]
-        if not expanding:
-            continue
-        if len(expanding) > 1 or names[0] not in _FLATE:
-            shown = b" ".join(names).decode(errors="replace")
-            raise _Unsafe(f"a stream's filters ({shown}) are not checked")
+    for body in _streams(data):
         size = _inflated_size(view, body, max_stream_bytes)
         if size > max_stream_bytes:
             raise _Unsafe(f"a stream inflates past {max_stream_bytes // 1_000_000} MB")
@@ -69,9 +88,34 @@ def _check(data: bytes, max_stream_bytes: int, max_total_bytes: int) -> None:
             raise _Unsafe(f"its streams inflate past {max_total_bytes // 1_000_000} MB together")
 
 
-def _streams(data: bytes) -> Iterator[tuple[int, int]]:
-    """Where each "stream" keyword is, and where its data starts: on the next line, as pdfium
-    reads it (a plain search: a regular expression is several times slower over binary data)."""
+def _unescape(name: bytes) -> bytes:
+    return _ESCAPE.sub(lambda found: bytes([int(found.group(1), 16)]), name)
+
+
+def _escaped_names(data: bytes) -> None:
+    for found in _ESCAPED_NAME.finditer(data):
+        if _unescape(found.group(1)) in _GUARDED:
+            raise _Unsafe("a filter or /Encrypt is named with #-escapes")
+
+
+def _filter_values(data: bytes) -> None:
+    """Every /Filter in the file, in a stream's dictionary or not: a plain name or array of
+    names, with at most one expanding filter, and that one Flate and first."""
+    for key in _FILTER_KEY.finditer(data):
+        value = _PLAIN_FILTER.match(data, key.end())
+        if value is None:
+            raise _Unsafe("a stream's filters are not plain names")
+        names = _NAME.findall(value.group(1))
+        expanding = [name for name in names if name in _EXPANDING]
+        if expanding and (len(expanding) > 1 or names[0] not in _FLATE):
+            shown = b" ".join(names).decode(errors="replace")
+            raise _Unsafe(f"a stream's filters ({shown}) are not checked")
+
+
+def _streams(data: bytes) -> Iterator[int]:
+    """Where each stream's data starts: on the line after its "stream" keyword, as pdfium
+    reads it (a plain search: a regular expression is several times slower over binary data).
+    Any "stream" counts, in a string or not: reading too many is only slower."""
     at = data.find(b"stream")
     while at >= 0:
         after = at + 6
@@ -84,41 +128,38 @@ def _streams(data: bytes) -> Iterator[tuple[int, int]]:
             if not ends:
                 raise _Unsafe("a stream's data does not start on the next line")
             eol = min(ends)
-            yield at, eol + (2 if data[eol : eol + 2] == b"\r\n" else 1)
+            yield eol + (2 if data[eol : eol + 2] == b"\r\n" else 1)
         at = data.find(b"stream", after)
 
 
-def _filters(data: bytes, keyword: int) -> list[bytes]:
-    """The filter names in the dictionary of the stream whose keyword is at `keyword`."""
-    begin = data.rfind(b"obj", max(0, keyword - _DICT_WINDOW), keyword)
-    while begin >= 0 and not _OBJECT_HEADER.search(data, max(0, begin - 24), begin):
-        begin = data.rfind(b"obj", max(0, keyword - _DICT_WINDOW), begin)
-    if begin < 0:
-        raise _Unsafe("a stream's dictionary is not where it should be")
-    found = list(_FILTER.finditer(data, begin + 3, keyword))
-    if not found:
-        return []
-    if len(found) > 1:
-        raise _Unsafe("a stream names its filters more than once")
-    value = found[0].group(1)
-    if value[:1].isdigit():
-        raise _Unsafe("a stream's filter is an indirect object")
-    return _NAME.findall(value)
-
-
 def _inline_images(text: bytes) -> int:
-    """Raise _Unsafe for an inline image in `text` whose filters expand; return where the
-    dictionary of one that `text` does not finish starts (len(text) if none does)."""
+    """Raise _Unsafe for an inline image in `text` that pdfium would have to inflate or expand
+    to find its end; return where the dictionary of one that `text` does not finish starts
+    (len(text) if none does). Its data is judged by what it is, its dictionary by every name
+    in it, whatever key a name stands under."""
     at = _token(text, b"BI", 0)
     while at >= 0:
         data = _token(text, b"ID", at + 2)
         if data < 0:
             return at
-        for found in _INLINE_FILTER.finditer(text, at + 2, data):
-            if any(name in _EXPANDING for name in _NAME.findall(found.group(1))):
-                raise _Unsafe("a compressed inline image is not checked")
+        names = {_unescape(name) for name in _NAME.findall(text, at + 2, data)}
+        after = data + 2
+        while after < len(text) and after < data + 4 and text[after] in _WHITE:
+            after += 1
+        if names & _EXPANDING or _is_zlib(text[after : after + 2]):
+            raise _Unsafe("a compressed inline image is not checked")
         at = _token(text, b"BI", data + 2)
     return len(text)
+
+
+def _is_zlib(head: bytes | memoryview) -> bool:
+    """Whether data starting with `head` has a zlib header (RFC 1950: deflate, no preset
+    dictionary), as pdfium's Flate decoder needs."""
+    if len(head) < 2:
+        return False
+    first, second = head[0], head[1]
+    deflate = first & 0x0F == 8 and first >> 4 <= 7
+    return deflate and not second & 0x20 and (first << 8 | second) % 31 == 0
 
 
 def _token(text: bytes, word: bytes, start: int) -> int:
@@ -133,15 +174,13 @@ def _token(text: bytes, word: bytes, start: int) -> int:
 
 
 def _inflated_size(data: memoryview, start: int, limit: int) -> int:
-    """The bytes a zlib stream at `start` inflates to, counted up to just past `limit` (and
-    searched for compressed inline images); a corrupt stream counts what came out before the
-    damage. Data without a zlib header is counted as raw deflate, as lenient decoders read it."""
-    size, readable = _inflate(data, start, limit, zlib.MAX_WBITS)
-    return size if readable else _inflate(data, start, limit, -zlib.MAX_WBITS)[0]
-
-
-def _inflate(data: memoryview, start: int, limit: int, wbits: int) -> tuple[int, bool]:
-    inflater = zlib.decompressobj(wbits)
+    """The bytes the zlib data at `start` inflates to, counted up to just past `limit` (and
+    searched for compressed inline images), or 0 if no zlib data starts there: pdfium leaves
+    data without a zlib header (raw deflate included) uninflated. A corrupt stream counts what
+    came out before the damage."""
+    if not _is_zlib(data[start : start + 2]):
+        return 0
+    inflater = zlib.decompressobj()
     size, carry = 0, b""
     for offset in range(start, len(data), _INPUT_CHUNK):
         pending: bytes | memoryview = data[offset : offset + _INPUT_CHUNK]
@@ -150,7 +189,7 @@ def _inflate(data: memoryview, start: int, limit: int, wbits: int) -> tuple[int,
                 out = inflater.decompress(pending, _OUTPUT_CHUNK)
                 size += len(out)
                 if size > limit:
-                    return size, True
+                    return size
                 text = carry + out
                 unfinished = _inline_images(text)  # searched on with the next output
                 carry = text[unfinished:] if unfinished < len(text) else text[-3:]
@@ -158,7 +197,7 @@ def _inflate(data: memoryview, start: int, limit: int, wbits: int) -> tuple[int,
                     raise _Unsafe("an inline image's dictionary does not end")
                 pending = inflater.unconsumed_tail
         except zlib.error:
-            return size, offset > start or size > 0
+            return size
         if inflater.eof:
             break
-    return size, True
+    return size

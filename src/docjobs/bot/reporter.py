@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from slack_sdk.errors import SlackApiError
 
 from docjobs.bot.slack_calls import Deferred, SlackCalls
 from docjobs.bot.views import REACTIONS, build_outcome_text, build_progress_message
@@ -167,18 +168,12 @@ class Reporter:
             return
         self._post_earlier_outcomes(job)
         guard = f"progress:{job.attempt}"
-        recovering = self._claim(job, guard)
-        ts = self._find_own(job, PROGRESS_KIND) if recovering else None
-        if ts is None:
-            text, blocks = build_progress_message(job)
-            reply = self._post_once(
-                job,
-                guard,
-                text=text,
-                blocks=blocks,
-                metadata=_metadata(PROGRESS_KIND, job),
-            )
-            ts = str(reply["ts"])
+        self._claim(job, guard)
+        text, blocks = build_progress_message(job)
+        ts, found = self._post_once(
+            job, guard, text=text, blocks=blocks, metadata=_metadata(PROGRESS_KIND, job)
+        )
+        if not found:  # one found may show an earlier state: the edit brings it up to date
             self.rendered[job.id] = Rendered(render_key(job), time.monotonic())
         self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
         self.store.set_fields(job.id, **{guard: "done"})
@@ -217,6 +212,13 @@ class Reporter:
             self._sync_reaction(job)
         except Deferred as deferred:
             return deferred.wait_s
+        except SlackApiError as exc:
+            # Slack refused it for good (too many reactions, a missing scope, the message
+            # gone): recorded as given, so neither the thread nor later renders wait on it.
+            method = exc.response.api_url.rsplit("/", 1)[-1]
+            error = exc.response.get("error", "")
+            logger.warning("job %s: %s refused (%s); going without", job.id, method, error)
+            self.store.set_fields(job.id, reaction=REACTIONS[job.state])
         return None
 
     def _sync_reaction(self, job: Job) -> None:
@@ -233,22 +235,22 @@ class Reporter:
 
     def _post_outcome(self, job: Job) -> None:
         guard = f"outcome:{job.attempt}"
-        recovering = self._claim(job, guard)
-        if not (recovering and self._find_own(job, OUTCOME_KIND)):
-            self._post_once(
-                job, guard, text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job)
-            )
+        self._claim(job, guard)
+        self._post_once(
+            job, guard, text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job)
+        )
         self.store.set_fields(job.id, **{guard: "done"})
 
-    def _post_once(self, job: Job, guard: str, **message: object) -> dict[str, object]:
-        """Post into the job's thread; after an attempt that may have landed (a timeout or
-        a 5xx), look for it in the thread before posting again."""
+    def _post_once(self, job: Job, guard: str, **message: object) -> tuple[str, bool]:
+        """Post into the job's thread; after an attempt that may have landed (a timeout, a
+        5xx, a reporter that died mid-post), look for it in the thread before posting again.
+        Returns the message's ts and whether it was found rather than posted."""
         kind = str(message["metadata"]["event_type"])  # type: ignore[index]
         if (job.id, guard) in self._uncertain:
             ts = self._find_own(job, kind)
             if ts is not None:
                 self._uncertain.discard((job.id, guard))
-                return {"ts": ts}
+                return ts, True
         try:
             reply = self.calls.call(
                 "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, **message
@@ -258,24 +260,25 @@ class Reporter:
                 self._uncertain.add((job.id, guard))
             raise
         self._uncertain.discard((job.id, guard))
-        return reply
+        return str(reply["ts"]), False
 
-    def _claim(self, job: Job, guard: str) -> bool:
-        """Take the right to post `guard`; True if taking over from a reporter that died
-        mid-post (its message may exist). Raises Deferred while another one is at it."""
+    def _claim(self, job: Job, guard: str) -> None:
+        """Take the right to post `guard`; raises Deferred while another reporter is at it.
+        Taking over from one that died mid-post, its message may exist: the post looks for
+        it first, on every try until the look-up gets an answer."""
         mine = f"{self.consumer}@{time.time():.3f}"
         if self.store.claim_field(job.id, guard, mine):
-            return False
+            return
         held = self.store.get_field(job.id, guard) or ""
         owner, _, since = held.partition("@")
         if owner == self.consumer:
-            return False
+            return
         if held == "done":
             raise Deferred(0.1)  # someone finished it just now: re-read the job
         if time.time() - float(since or 0) < GUARD_STALE_S:
             raise Deferred(2.0)
         self.store.set_fields(job.id, **{guard: mine})
-        return True
+        self._uncertain.add((job.id, guard))
 
     def _find_own(self, job: Job, kind: str) -> str | None:
         reply = self.calls.call(

@@ -1,0 +1,171 @@
+"""The reporter against a real Redis and a recording stand-in for Slack's Web API: what a
+person sees in the job's thread when Slack refuses a call or a reporter dies mid-post."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import Any, cast
+
+import pytest
+import redis
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from docjobs.bot.pacing import SlackPacer
+from docjobs.bot.reporter import OUTCOME_KIND, PROGRESS_KIND, Reporter
+from docjobs.bot.slack_calls import Deferred, SlackCalls
+from docjobs.jobs.events import EventStream
+from docjobs.jobs.model import Job, State
+from docjobs.jobs.store import JobStore, job_key
+
+CHANNEL, SHARE_TS = "C0FILES", "1000.000001"
+DONE: dict[str, object] = {"pages": 3, "words": 100, "chunks": 2, "seconds": 1.5}
+
+
+def response(method: str, data: dict[str, Any], *, status: int = 200, **headers: str) -> Any:
+    url = f"https://slack.com/api/{method}"
+    return SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url=url,
+        req_args={},
+        data=data,
+        headers=headers,
+        status_code=status,
+    )
+
+
+class FakeSlack:
+    """One thread (the share's) that posts go into, and refusals queued per method."""
+
+    def __init__(self) -> None:
+        self.thread: list[dict[str, Any]] = []
+        self.called: list[str] = []
+        self.refusals: dict[str, list[SlackApiError]] = {}
+        self._ts = itertools.count(2)
+
+    def refuse(self, method: str, error: str, *, status: int = 200, **headers: str) -> None:
+        data = {"ok": False, "error": error}
+        refusal = SlackApiError(error, response(method, data, status=status, **headers))
+        self.refusals.setdefault(method, []).append(refusal)
+
+    def api_call(self, method: str, *, json: Any = None, params: Any = None) -> Any:
+        body = json or params or {}
+        self.called.append(method)
+        if self.refusals.get(method):
+            raise self.refusals[method].pop(0)
+        data: dict[str, Any] = {"ok": True}
+        if method == "chat.postMessage":
+            data["ts"] = f"1000.{next(self._ts):06d}"
+            self.thread.append({"ts": data["ts"], **body})
+        elif method == "chat.update":
+            for message in self.thread:
+                if message["ts"] == body["ts"]:
+                    message["text"] = body["text"]
+        elif method == "conversations.replies":
+            data["messages"] = [{"ts": SHARE_TS}, *self.thread]
+        return response(method, data)
+
+    def posted(self, kind: str) -> list[str]:
+        return [m["text"] for m in self.thread if m["metadata"]["event_type"] == kind]
+
+
+@pytest.fixture
+def slack() -> FakeSlack:
+    return FakeSlack()
+
+
+def make_reporter(client: redis.Redis, store: JobStore, slack: FakeSlack, name: str) -> Reporter:
+    per_minute = {"chat.update": 50, "conversations.replies": 50}
+    calls = SlackCalls(cast(WebClient, slack), SlackPacer(per_minute=per_minute))
+    reporter = Reporter(store=store, stream=EventStream(client), calls=calls, consumer=name)
+    reporter.stream.ensure_group()
+    return reporter
+
+
+def shared_job(store: JobStore, *, succeeded: bool = True) -> str:
+    job = Job(
+        id="",
+        file_id="F1",
+        file_name="report.pdf",
+        channel=CHANNEL,
+        thread_ts=SHARE_TS,
+        message_ts=SHARE_TS,
+        user="U0ALICE",
+    )
+    job_id = store.create(job)[1]
+    store.transition(job_id, State.RUNNING, fields={"step": "downloading"})
+    if succeeded:
+        store.transition(job_id, State.SUCCEEDED, fields=DONE)
+    return job_id
+
+
+def settle(reporter: Reporter, timeout_s: float = 10.0) -> None:
+    """Runs the reporter's loop until every event it read is handled (and acked)."""
+    deadline = time.monotonic() + timeout_s
+    reporter.run_once()
+    while reporter.pending:
+        assert time.monotonic() < deadline, f"still pending: {reporter.pending}"
+        reporter.run_once()
+
+
+@pytest.mark.parametrize("error", ["too_many_reactions", "missing_scope", "invalid_name"])
+def test_a_refused_reaction_does_not_hold_up_the_outcome_reply(
+    redis_client: redis.Redis,
+    store: JobStore,
+    slack: FakeSlack,
+    error: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job_id = shared_job(store)
+    for _ in range(3):
+        slack.refuse("reactions.add", error)
+    reporter = make_reporter(redis_client, store, slack, "reporter-a")
+    with caplog.at_level(logging.WARNING, logger="docjobs.bot.reporter"):
+        settle(reporter, timeout_s=3.0)
+    assert len(slack.posted(PROGRESS_KIND)) == 1
+    [outcome] = slack.posted(OUTCOME_KIND)
+    assert "Done" in outcome and job_id in outcome
+    assert reporter.stream.pending() == 0
+    # Given up for this state: a later event for the job does not ask Slack again.
+    assert slack.called.count("reactions.add") == 1
+    assert reporter.render(job_id) is True
+    assert slack.called.count("reactions.add") == 1
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert job_id in warning and "reactions.add" in warning and error in warning
+
+
+@pytest.mark.parametrize("kind", [OUTCOME_KIND, PROGRESS_KIND])
+@pytest.mark.parametrize("fault", ["429", "5xx"])
+def test_a_takeover_whose_first_look_up_is_deferred_still_posts_once(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack, kind: str, fault: str
+) -> None:
+    """Reporter A posted and died before recording it; B takes over its stale guard, and
+    Slack rate limits (or fails) B's first look in the thread for A's message."""
+    job_id = shared_job(store, succeeded=kind == OUTCOME_KIND)
+    make_reporter(redis_client, store, slack, "reporter-a").render(job_id)
+    before = len(slack.posted(kind))
+    assert before == 1
+    guard = "outcome:1" if kind == OUTCOME_KIND else "progress:1"
+    store.set_fields(job_id, **{guard: f"reporter-a@{time.time() - 60:.3f}"})
+    store.client.hdel(job_key(job_id), "edited:1")  # A died before finishing the thread
+    if kind == PROGRESS_KIND:
+        store.set_fields(job_id, progress_ts="", progress_attempt=0)
+    if fault == "429":
+        slack.refuse("conversations.replies", "ratelimited", status=429, **{"Retry-After": "1"})
+    else:
+        slack.refuse("conversations.replies", "fatal_error", status=503)
+
+    b = make_reporter(redis_client, store, slack, "reporter-b")
+    with pytest.raises(Deferred):
+        b.render(job_id)
+    settle(b)
+
+    assert len(slack.posted(kind)) == 1
+    assert store.get_field(job_id, guard) == "done"
+    if kind == PROGRESS_KIND:
+        assert store.get_field(job_id, "progress_ts") == slack.thread[0]["ts"]
+    assert slack.called.count("conversations.replies") == 2

@@ -38,7 +38,8 @@ def sweep(
         elif job.state is State.RUNNING:
             lost = now - job.updated_at > orphan_after_s and not store.is_leased(job.id)
         elif job.state is State.RETRYING:
-            due = job.next_run_at or job.updated_at
+            # The later of its countdown's end and our last resend: resent once, not each sweep.
+            due = max(job.next_run_at, job.updated_at)
             lost = now - due > orphan_after_s and not store.is_leased(job.id)
         else:
             lost = False

@@ -36,6 +36,8 @@ def test_valid_commands(text: str, name: str, scope: str, page: int) -> None:
         ("help me", "takes nothing after it"),
         ("status A B", "at most one job id"),
         ("list everything", "did not understand `everything`"),
+        ("list ²", "did not understand `²`"),
+        ("list 99999999999999999999", "did not understand `99999999999999999999`"),
     ],
 )
 def test_malformed_commands_say_what_was_wrong(text: str, says: str) -> None:

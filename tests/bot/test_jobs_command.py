@@ -90,6 +90,36 @@ def test_list_is_paged_newest_first_and_a_page_past_the_end_says_so(
     assert "Usage: `/jobs list [mine|channel|failed] [PAGE]`" in past
 
 
+@pytest.mark.parametrize("page", ["²", "mine ³", "99999999999999999999", "0x1"])
+def test_a_page_that_is_not_a_plain_number_is_not_understood(
+    jobs: JobsCommand, store: JobStore, page: str
+) -> None:
+    share(store)
+    text = answer(jobs, f"list {page}")
+    assert f"`/jobs list` did not understand `{page.split()[-1]}`" in text
+    assert "Usage: `/jobs list [mine|channel|failed] [PAGE]`" in text
+
+
+def test_the_last_page_number_a_list_takes_says_there_is_no_such_page(
+    jobs: JobsCommand, store: JobStore
+) -> None:
+    share(store)
+    assert "There is no page 999999 of your jobs: there is 1 page." in answer(jobs, "list 999999")
+
+
+def test_no_such_page_of_a_channel_list_keeps_the_channel_mention(
+    jobs: JobsCommand, store: JobStore
+) -> None:
+    job_id = share(store)
+    store.transition(job_id, State.FAILED, attempt=1)
+    assert answer(jobs, "list channel 3").startswith(
+        f"There is no page 3 of jobs in <#{CHANNEL}>: there is 1 page."
+    )
+    assert answer(jobs, "list failed 2").startswith(
+        f"There is no page 2 of failed jobs in <#{CHANNEL}>: there is 1 page."
+    )
+
+
 def test_channel_and_failed_lists_show_only_this_channels_jobs(
     jobs: JobsCommand, store: JobStore
 ) -> None:
@@ -206,6 +236,22 @@ def test_a_job_in_another_channel_is_shown_only_to_its_sharer(
     job_id = share(store, channel="C0OTHER")
     assert "belongs to another channel" in answer(jobs, f"status {job_id}", user=BOB)
     assert answer(jobs, f"status {job_id}").startswith(f"*Job `{job_id}`*")
+
+
+def test_cancel_or_retry_of_another_channels_job_does_not_name_its_file(
+    jobs: JobsCommand, store: JobStore, queue: SentJobs
+) -> None:
+    queued = share(store, 1, channel="G0PRIVATE")
+    failed = share(store, 2, channel="G0PRIVATE")
+    store.transition(failed, State.FAILED, attempt=1)
+    for verb, job_id in (("cancel", queued), ("retry", failed)):
+        assert answer(jobs, f"{verb} {job_id}", user=BOB, channel="C0PUBLIC") == (
+            f"Job `{job_id}` belongs to another channel; ask there, or ask the person who "
+            "shared it."
+        )
+    assert store.get(queued).state is State.QUEUED  # type: ignore[union-attr]
+    assert store.get(failed).state is State.FAILED  # type: ignore[union-attr]
+    assert queue.sent == []
 
 
 def test_status_without_an_id_shows_the_callers_active_then_recent_jobs(

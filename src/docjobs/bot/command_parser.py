@@ -23,6 +23,9 @@ TAKES_ID = ("status", "cancel", "retry")
 # What surrounds an id copied from a thread message ("job `J7K2QX`", "(job `J7K2QX`).").
 _PASTED_ID = re.compile(r"(?i)^(?:job\b[\s:#-]*)?([a-z0-9]+)$")
 _WRAPPING = " \t`*_#()[]<>.,;:!?'\""
+# A page number: ASCII digits only (str.isdigit also takes "²", which int() refuses), and few
+# enough that the Redis offset it becomes stays an integer Redis accepts.
+_PAGE = re.compile(r"[0-9]{1,6}")
 
 
 class CommandError(Exception):
@@ -105,7 +108,7 @@ def _parse_list(args: list[str]) -> ParsedCommand:
         scope = rest.pop(0).lower()
     if rest and rest[0].lower() == "page":
         rest.pop(0)
-    if rest and rest[0].isdigit() and int(rest[0]) >= 1:
+    if rest and _PAGE.fullmatch(rest[0]) and int(rest[0]) >= 1:
         page = int(rest.pop(0))
     if rest:
         raise CommandError(

@@ -74,7 +74,7 @@ class JobsCommand:
         try:
             command = parse_jobs_command(text)
             if command.name == "retry":
-                return self._retry(command, user=user)
+                return self._retry(command, user=user, channel=channel)
             handler = getattr(self, f"_{command.name}")
             return Answer(str(handler(command, user=user, channel=channel)))
         except CommandError as exc:
@@ -108,12 +108,7 @@ class JobsCommand:
     def _status(self, command: ParsedCommand, *, user: str, channel: str) -> str:
         if command.args:
             job = self._resolve(command.args[0], user=user, subcommand="status")
-            if job.channel != channel and job.user != user:
-                return (
-                    f"Job `{job.id}` belongs to another channel; ask there, or ask "
-                    "the person who shared it."
-                )
-            return build_job_detail(job)
+            return _hidden_elsewhere(job, user=user, channel=channel) or build_job_detail(job)
         # Of the caller's newest 20: every active one, and the 5 newest finished. Only those
         # are loaded.
         newest = self.store.recent_states(user=user, limit=20)
@@ -152,7 +147,8 @@ class JobsCommand:
         pages = max(1, -(-total // PAGE_SIZE))
         if command.page > pages:
             raise CommandError(
-                f"There is no page {command.page} of {title.lower()}: "
+                # Only the first letter: the title may hold a channel mention, <#C0FILES>.
+                f"There is no page {command.page} of {title[:1].lower()}{title[1:]}: "
                 f"{'there is 1 page' if pages == 1 else f'there are {pages} pages'}.",
                 subcommand="list",
             )
@@ -167,14 +163,16 @@ class JobsCommand:
     def _cancel(self, command: ParsedCommand, *, user: str, channel: str) -> str:
         job = self._resolve(command.args[0], user=user, subcommand="cancel")
         if not self.permissions.may_act(user, job):
-            return refusal(job, "cancel")
+            return _hidden_elsewhere(job, user=user, channel=channel) or refusal(job, "cancel")
         result = cancel_job(self.store, job.id, by=user)
         return describe_cancel(result.verdict, result.job or job)
 
-    def _retry(self, command: ParsedCommand, *, user: str) -> Answer:
+    def _retry(self, command: ParsedCommand, *, user: str, channel: str) -> Answer:
         job = self._resolve(command.args[0], user=user, subcommand="retry")
         if not self.permissions.may_act(user, job):
-            return Answer(refusal(job, "retry"))
+            return Answer(
+                _hidden_elsewhere(job, user=user, channel=channel) or refusal(job, "retry")
+            )
         retried = self.retry(job, user=user)
         done = retried.verdict is Verdict.DONE
         return Answer(retried.text, retried=retried.before if done else None)
@@ -204,6 +202,14 @@ class JobsCommand:
         if close:
             what += " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
         raise CommandError(what, subcommand=subcommand)
+
+
+def _hidden_elsewhere(job: Job, *, user: str, channel: str) -> str | None:
+    """The answer about a job in another channel that the caller did not share (its file name
+    may be a private channel's), or None when the caller may be told about it."""
+    if job.channel == channel or job.user == user:
+        return None
+    return f"Job `{job.id}` belongs to another channel; ask there, or ask the person who shared it."
 
 
 def retire_progress_message(client: WebClient, before: Job, *, by: str) -> None:

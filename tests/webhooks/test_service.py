@@ -9,7 +9,7 @@ import pytest
 
 from docjobs.jobs.model import Job, State
 from docjobs.jobs.results import JobResult
-from docjobs.jobs.signing import signed_headers
+from docjobs.jobs.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings
 from docjobs.webhooks.app import create_app
@@ -55,6 +55,26 @@ def test_outcome_for_an_unknown_job_or_malformed_body(web: str) -> None:
     body = b'{"job_id": "ZZZZZZ"}'
     reply = httpx.post(f"{web}/results", content=body, headers=signed_headers(SECRET, body))
     assert reply.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {SIGNATURE_HEADER: "v1=\u00e9"},  # a non-ASCII signature, as a raw client can send it
+        {TIMESTAMP_HEADER: "9" * 400},  # a timestamp too large for the age check
+    ],
+)
+def test_a_malformed_signature_or_timestamp_is_refused_as_unsigned(
+    web: str, store: JobStore, forged: dict[str, str]
+) -> None:
+    job_id = running_job(store)
+    body = JobResult(job_id=job_id, attempt=1, status="succeeded").model_dump_json().encode()
+    headers = signed_headers(SECRET, body) | forged
+    # httpx sends str headers as ASCII; latin-1 bytes go out as they are.
+    raw = {name: value.encode("latin-1") for name, value in headers.items()}
+    reply = httpx.post(f"{web}/results", content=body, headers=raw)
+    assert reply.status_code == 401 and reply.json() == {"detail": "invalid signature"}
+    assert store.get(job_id).state is State.RUNNING  # type: ignore[union-attr]
 
 
 def test_job_status_takes_ids_as_people_type_them(web: str, store: JobStore) -> None:

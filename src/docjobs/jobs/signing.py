@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 TIMESTAMP_HEADER = "X-Docjobs-Timestamp"
 SIGNATURE_HEADER = "X-Docjobs-Signature"
+# Unix seconds as `sign` writes them. ASCII digits of bounded length: a 309-digit number
+# overflows the age check's float, and int() would also take "+1", " 1" and "١".
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -34,12 +38,12 @@ def verify(
     max_age_s: int,
     now: float | None = None,
 ) -> bool:
-    if not timestamp or not signature:
+    # compare_digest raises on non-ASCII str; such a signature is simply not ours.
+    if not timestamp or not signature or not signature.isascii():
         return False
-    try:
-        ts = int(timestamp)
-    except ValueError:
+    if not _TIMESTAMP.fullmatch(timestamp):
         return False
+    ts = int(timestamp)
     if abs((now if now is not None else time.time()) - ts) > max_age_s:
         return False
     return hmac.compare_digest(sign(secret, body, ts), signature)

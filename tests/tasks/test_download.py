@@ -126,6 +126,27 @@ def test_rate_limited_download_is_retryable_with_the_servers_wait(tmp_path: Path
     assert caught.value.retry_after == 17  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("²", None),  # a Unicode digit is no number of seconds
+        # At most Settings.retry_backoff_max's default, the longest wait between attempts.
+        ("99999999999999999999999", 300),
+        ("Wed, 21 Oct 2999 07:28:00 GMT", 300),
+    ],
+)
+def test_a_strange_or_huge_retry_after_still_leaves_a_sane_retry(
+    tmp_path: Path, header: str, wait: float | None
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": header.encode()})
+
+    with pytest.raises(DownloadFailed) as caught:
+        fetch(tmp_path, handler)
+    assert caught.value.retryable
+    assert caught.value.retry_after == wait  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_are_retryable(tmp_path: Path, status: int) -> None:
     with pytest.raises(DownloadFailed) as caught:

@@ -27,6 +27,10 @@ _OBJECT_HEADER = re.compile(rb"(?:^|[\s%])\d{1,10}\s+\d{1,5}\s+obj\b")
 _HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<!--)", re.IGNORECASE)
 _GONE = {401, 403, 404, 410}
 _RETRYABLE = {408, 425, 429}
+# The longest wait a Retry-After may ask for: Settings.retry_backoff_max's default, the
+# longest delay between attempts that the broker's visibility timeout is checked against
+# (celery_app). A longer countdown could outlive it and run the task twice.
+MAX_RETRY_AFTER_S = 300.0
 _NO_ACCESS = (
     "Slack answered with a web page instead of the file: the app's token lacks access "
     "(is the app in this channel, with the files:read scope?)."
@@ -52,17 +56,19 @@ def check_pdf_head(head: bytes) -> None:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most
+    MAX_RETRY_AFTER_S, or None."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    # ASCII only: str.isdigit also takes "²", which float() refuses.
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
 
 
 def _download_failed(detail: str, retry_after: float | None = None) -> DownloadFailed:

@@ -22,6 +22,7 @@ from docjobs.bot.listeners import BOT_EVENTS
 from docjobs.embedded_redis import free_port
 from docjobs.sandbox.app import create_app as create_sandbox_app
 from docjobs.sandbox.config import SandboxConfig
+from docjobs.settings import Settings
 from tests.support.servers import serve
 
 BOT_TOKEN = "xoxb-sandbox-token"
@@ -267,7 +268,10 @@ class Stack:
         return self.http.get(f"{self.sandbox_url}/control/ephemerals", params=params).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
-        reply = self.http.get(f"{self.web_url}/jobs/{job_id}")
+        default = Settings.model_fields["results_secret"].default
+        secret = self.env.get("DOCJOBS_RESULTS_SECRET", default)
+        headers = {"Authorization": f"Bearer {secret}"}
+        reply = self.http.get(f"{self.web_url}/jobs/{job_id}", headers=headers)
         reply.raise_for_status()
         return reply.json()  # type: ignore[no-any-return]
 

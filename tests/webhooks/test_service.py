@@ -77,12 +77,31 @@ def test_a_malformed_signature_or_timestamp_is_refused_as_unsigned(
     assert store.get(job_id).state is State.RUNNING  # type: ignore[union-attr]
 
 
+BEARER = {"Authorization": f"Bearer {SECRET}"}
+
+
 def test_job_status_takes_ids_as_people_type_them(web: str, store: JobStore) -> None:
     job_id = running_job(store)
-    reply = httpx.get(f"{web}/jobs/{job_id.lower()}")
+    reply = httpx.get(f"{web}/jobs/{job_id.lower()}", headers=BEARER)
     assert reply.status_code == 200
     assert reply.json()["state"] == "running" and reply.json()["file_name"] == "q3.pdf"
-    assert httpx.get(f"{web}/jobs/NOPE").status_code == 404
+    assert httpx.get(f"{web}/jobs/NOPE", headers=BEARER).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-the-secret"}, {"Authorization": SECRET}],
+    ids=["none", "wrong secret", "no scheme"],
+)
+def test_job_status_tells_nothing_without_the_results_secret(
+    web: str, store: JobStore, headers: dict[str, str]
+) -> None:
+    """The service faces the internet for Slack: a guessed id must not name a file."""
+    job_id = running_job(store)
+    for asked in (job_id, "NOPE"):
+        reply = httpx.get(f"{web}/jobs/{asked}", headers=headers)
+        assert reply.status_code == 401
+        assert "q3.pdf" not in reply.text and "Bearer" in reply.json()["detail"]
 
 
 def test_health_and_metrics(web: str, store: JobStore) -> None:

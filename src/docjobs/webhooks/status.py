@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import asdict
 
 import redis
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Header, HTTPException, Response
 
 from docjobs.jobs.ids import normalize_job_id
 from docjobs.jobs.model import State
 from docjobs.jobs.store import CELERY_QUEUE, DEAD_LETTER_KEY
-from docjobs.webhooks.deps import StoreDep
+from docjobs.webhooks.deps import SettingsDep, StoreDep
 
 router = APIRouter()
 
@@ -43,7 +44,18 @@ PUBLIC_FIELDS = (
 
 
 @router.get("/jobs/{job_id}")
-def job_status(job_id: str, store: StoreDep) -> dict:
+def job_status(
+    job_id: str, store: StoreDep, settings: SettingsDep, authorization: str = Header("")
+) -> dict:
+    """For those who hold the results secret (workers, external processors): the service
+    faces the internet for Slack, and a job names its file, channel and sharer."""
+    expected = f"Bearer {settings.results_secret}".encode()
+    if not hmac.compare_digest(authorization.encode("latin-1"), expected):  # as Starlette read it
+        raise HTTPException(
+            status_code=401,
+            detail="send Authorization: Bearer <DOCJOBS_RESULTS_SECRET>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     normal = normalize_job_id(job_id)
     job = store.get(normal) if normal else None
     if job is None:

@@ -169,3 +169,40 @@ def test_a_takeover_whose_first_look_up_is_deferred_still_posts_once(
     if kind == PROGRESS_KIND:
         assert store.get_field(job_id, "progress_ts") == slack.thread[0]["ts"]
     assert slack.called.count("conversations.replies") == 2
+
+
+@pytest.mark.parametrize("kind", [OUTCOME_KIND, PROGRESS_KIND])
+def test_a_post_redis_could_not_record_is_not_made_again(
+    redis_client: redis.Redis,
+    store: JobStore,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    """Slack took the post, then Redis went away before the reporter wrote that down; the
+    reporter's loop waits for Redis and renders the job again."""
+    job_id = shared_job(store, succeeded=kind == OUTCOME_KIND)
+    reporter = make_reporter(redis_client, store, slack, "reporter-a")
+    if kind == OUTCOME_KIND:  # the progress message is in already
+        reporter._ensure_progress_message(store.get(job_id))  # type: ignore[arg-type]
+    guard = "outcome:1" if kind == OUTCOME_KIND else "progress:1"
+    real = store.set_fields
+    failed = []
+
+    def lost_once(job: str, **fields: object) -> None:
+        if (guard in fields or "progress_ts" in fields) and not failed:
+            failed.append(guard)  # the first write after the post
+            raise redis.ConnectionError("Redis restarting")
+        real(job, **fields)
+
+    monkeypatch.setattr(store, "set_fields", lost_once)
+    with pytest.raises(redis.ConnectionError):
+        reporter.render(job_id)
+    reporter.render(job_id)
+
+    assert failed == [guard]
+    [posted] = [m for m in slack.thread if m["metadata"]["event_type"] == kind]
+    assert store.get_field(job_id, guard) == "done"
+    if kind == PROGRESS_KIND:
+        assert store.get_field(job_id, "progress_ts") == posted["ts"]
+    assert "conversations.replies" not in slack.called

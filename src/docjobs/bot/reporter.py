@@ -68,6 +68,8 @@ class Reporter:
         self.next_try: dict[str, float] = {}
         self.rendered: dict[str, Rendered] = {}
         self._uncertain: set[tuple[str, str]] = set()
+        # Posts made (or found) whose guard is not yet recorded done: Redis failed just then.
+        self._posted: dict[tuple[str, str], str] = {}
         self._next_claim = 0.0
         self._next_sweep = 0.0
 
@@ -176,7 +178,7 @@ class Reporter:
         if not found:  # one found may show an earlier state: the edit brings it up to date
             self.rendered[job.id] = Rendered(render_key(job), time.monotonic())
         self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
-        self.store.set_fields(job.id, **{guard: "done"})
+        self._done(job, guard)
         job.progress_ts, job.progress_attempt = ts, job.attempt
 
     def _post_earlier_outcomes(self, job: Job) -> None:
@@ -239,28 +241,38 @@ class Reporter:
         self._post_once(
             job, guard, text=build_outcome_text(job), metadata=_metadata(OUTCOME_KIND, job)
         )
+        self._done(job, guard)
+
+    def _done(self, job: Job, guard: str) -> None:
         self.store.set_fields(job.id, **{guard: "done"})
+        self._posted.pop((job.id, guard), None)
 
     def _post_once(self, job: Job, guard: str, **message: object) -> tuple[str, bool]:
         """Post into the job's thread; after an attempt that may have landed (a timeout, a
-        5xx, a reporter that died mid-post), look for it in the thread before posting again.
-        Returns the message's ts and whether it was found rather than posted."""
+        5xx, a reporter that died mid-post), look for it in the thread before posting again;
+        a post this reporter made but could not record (Redis down) is not made again.
+        Returns the message's ts and whether it was already there."""
+        key = (job.id, guard)
+        if key in self._posted:
+            return self._posted[key], True
         kind = str(message["metadata"]["event_type"])  # type: ignore[index]
-        if (job.id, guard) in self._uncertain:
-            ts = self._find_own(job, kind)
-            if ts is not None:
-                self._uncertain.discard((job.id, guard))
-                return ts, True
+        if key in self._uncertain:
+            found = self._find_own(job, kind)
+            if found is not None:
+                self._uncertain.discard(key)
+                self._posted[key] = found
+                return found, True
         try:
             reply = self.calls.call(
                 "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, **message
             )
         except Deferred as deferred:
             if deferred.maybe_applied:
-                self._uncertain.add((job.id, guard))
+                self._uncertain.add(key)
             raise
-        self._uncertain.discard((job.id, guard))
-        return str(reply["ts"]), False
+        self._uncertain.discard(key)
+        self._posted[key] = ts = str(reply["ts"])
+        return ts, False
 
     def _claim(self, job: Job, guard: str) -> None:
         """Take the right to post `guard`; raises Deferred while another reporter is at it.

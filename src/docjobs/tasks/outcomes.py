@@ -26,8 +26,10 @@ GAVE_UP_HINT = "Wait a few minutes for the service to recover."
 
 
 def backoff_s(retries: int, *, base: float, cap: float, at_least: float = 0.0) -> float:
-    """Exponential backoff with full jitter, never below what the server asked for."""
-    return max(at_least, random.uniform(0.5, 1.0) * min(cap, base * 2**retries))
+    """Exponential backoff with jitter, never below what the server asked for, nor past
+    `cap`: the longest wait the broker's visibility timeout is checked against (a longer
+    countdown would be redelivered early, and run twice)."""
+    return min(cap, max(at_least, random.uniform(0.5, 1.0) * min(cap, base * 2**retries)))
 
 
 def job_error_for(exc: BaseException, settings: Settings, *, job_id: str) -> JobError:

@@ -119,6 +119,18 @@ def test_rate_limit_waits_at_least_what_the_server_asks_then_succeeds() -> None:
     assert len(seen) == 2 and len(sleeps) == 1 and sleeps[0] >= 12
 
 
+def test_a_long_retry_after_is_left_to_the_jobs_retry_without_holding_the_process() -> None:
+    client, seen = fake_api([status(429, **{"Retry-After": "120"}), embeddings])
+    sleeps: list[float] = []
+
+    with pytest.raises(EmbeddingUnavailable) as caught:
+        embedder(client, sleeps).embed(["x"])
+
+    assert caught.value.retryable and caught.value.retry_after == 120
+    assert "120s" in caught.value.detail
+    assert len(seen) == 1 and sleeps == []
+
+
 def test_server_errors_back_off_exponentially_then_give_up_retryably() -> None:
     client, seen = fake_api([status(503)])
     sleeps: list[float] = []

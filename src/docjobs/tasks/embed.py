@@ -151,6 +151,12 @@ class HttpEmbedder:
                     )
                 problem = f"HTTP {response.status_code} from the embedding service"
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                if retry_after is not None and retry_after > self.max_backoff_s:
+                    # Longer than a pool process should sit idle: the job's own retry waits
+                    # it out (its countdown honours retry_after) with the process free.
+                    raise EmbeddingUnavailable(
+                        f"{problem}; it asked to wait {retry_after:.0f}s.", retry_after=retry_after
+                    )
             if attempt == self.max_attempts:
                 raise EmbeddingUnavailable(f"{problem} after {attempt} attempts.")
             delay = self._delay(attempt, retry_after)

@@ -130,13 +130,19 @@ def succeeded_result(
 
 
 def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
-    """Post the outcome now; if the results service is down, hand it to a durable task."""
+    """Post the outcome now. If the results service is down, record it here (once, whoever
+    gets there first) and hand the post to a durable task, so that service still hears of it:
+    a job left running with its lease released would look orphaned to the sweeper within a
+    minute and run again."""
     try:
         _post(result, ctx)
     except TransientError as exc:
         logger.warning(
-            "job %s: outcome not delivered (%s); queued for redelivery", result.job_id, exc.detail
+            "job %s: outcome not delivered (%s); recorded here, the post queued for later",
+            result.job_id,
+            exc.detail,
         )
+        record_result(ctx.store, result)
         task.app.send_task(DELIVER_TASK, args=[result.model_dump()], countdown=1)
 
 

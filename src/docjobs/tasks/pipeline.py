@@ -145,38 +145,34 @@ def run_pipeline(
             last_percent = percent
             on_progress("extracting", percent, f"page {done} of {total}")
 
-    try:
-        extraction = extract_pages(
-            source_path,
-            max_pages=settings.max_pages,
-            on_page=on_page,
-            should_cancel=should_cancel,
-            min_chars_per_page=settings.min_chars_per_page,
-            engine=engine,
-        )
-        stop_if_cancelled(should_cancel)
-        counts = TextCounts.of(extraction)
-        on_progress("chunking", overall_percent("chunking", 0, 1), _count(counts.words, "word"))
-        # The chunker holds a page or two of words at a time; the chunks themselves are kept
-        # (their text is stored) with their vectors packed beside them.
-        chunks = chunk_pages(
-            extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
-        )
-        del extraction  # the pages' text is in the chunks now
-        vectors = embed_chunks(
-            chunks,
-            embedder,
-            batch=settings.embed_batch,
-            on_progress=on_progress,
-            should_cancel=should_cancel,
-        )
-        stop_if_cancelled(should_cancel)
-        on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
-        store.write(job_id, ((chunk, vectors.blob(i)) for i, chunk in enumerate(chunks)))
-        on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
-    except Cancelled:
-        store.delete(job_id)  # a cancelled job leaves nothing behind, whatever ran before
-        raise
+    extraction = extract_pages(
+        source_path,
+        max_pages=settings.max_pages,
+        on_page=on_page,
+        should_cancel=should_cancel,
+        min_chars_per_page=settings.min_chars_per_page,
+        engine=engine,
+    )
+    stop_if_cancelled(should_cancel)
+    counts = TextCounts.of(extraction)
+    on_progress("chunking", overall_percent("chunking", 0, 1), _count(counts.words, "word"))
+    # The chunker holds a page or two of words at a time; the chunks themselves are kept
+    # (their text is stored) with their vectors packed beside them.
+    chunks = chunk_pages(
+        extraction.page_texts, size=settings.chunk_chars, overlap=settings.chunk_overlap
+    )
+    del extraction  # the pages' text is in the chunks now
+    vectors = embed_chunks(
+        chunks,
+        embedder,
+        batch=settings.embed_batch,
+        on_progress=on_progress,
+        should_cancel=should_cancel,
+    )
+    stop_if_cancelled(should_cancel)
+    on_progress("storing", overall_percent("storing", 0, 1), _count(len(chunks), "chunk"))
+    store.write(job_id, ((chunk, vectors.blob(i)) for i, chunk in enumerate(chunks)))
+    on_progress("storing", 100, f"{_count(len(chunks), 'chunk')} stored")
     return succeeded(counts, chunks=len(chunks), job_id=job_id, started=started)
 
 

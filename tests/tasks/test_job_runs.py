@@ -1,0 +1,119 @@
+"""A whole (unsplit) job's task on a real Redis, when the world moves under it: the results
+service down as it ends, the job cancelled and run again while an older run still works."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+
+from docjobs.bot.queue import JobQueue
+from docjobs.bot.sweeper import sweep
+from docjobs.jobs.control import cancel_job
+from docjobs.jobs.model import State
+from docjobs.jobs.results import JobResult, record_result
+from docjobs.jobs.store import JobStore
+from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
+from tests.support.pdfs import write_pages_pdf
+from tests.tasks.test_split_jobs import RESULTS_URL, Harness, Message, make_harness, split_settings
+
+
+@pytest.fixture
+def harness(tmp_path: Path, redis_url: str, store: JobStore) -> Harness:
+    settings = split_settings(tmp_path, redis_url)  # 5 pages: read whole
+    return make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", 5))
+
+
+class Resent:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    def enqueue(self, job_id: str, attempt: int) -> bool:
+        self.sent.append((job_id, attempt))
+        return True
+
+
+def test_an_outcome_the_results_service_cannot_take_is_recorded_and_not_run_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = harness.handle
+
+    def results_down(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == RESULTS_URL:
+            return httpx.Response(503)
+        return real(request)
+
+    monkeypatch.setattr(
+        harness.ctx, "http", httpx.Client(transport=httpx.MockTransport(results_down))
+    )
+    job_id = harness.share()
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.SUCCEEDED and job.chunks > 0
+    assert harness.ctx.chunks.count(job_id) == job.chunks
+    # The results service still gets the post once it is back.
+    assert [m.name for m in harness.queue] == [DELIVER_TASK]
+    # Long after, the sweeper finds nothing to run again.
+    resent = Resent()
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    sweep(harness.store, cast(JobQueue, resent), requeue_after_s=30, orphan_after_s=60)
+    assert resent.sent == []
+
+
+def test_a_run_whose_job_ended_meanwhile_leaves_its_chunks(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run of the same attempt stored the chunks and got its outcome recorded (a
+    message the sweeper resent, a redelivered one) while this run was still embedding:
+    this run stands down, and the chunks the outcome speaks of stay."""
+    earlier = harness.share("F0")
+    harness.run(Message(PROCESS_TASK, [earlier, 1]))
+    rows = [(s.chunk, s.vector) for s in harness.ctx.chunks.load(earlier)]
+    job_id = harness.share()
+    embedder = harness.ctx.embedder
+    real_embed = embedder.embed
+    ended: list[str] = []
+
+    def other_run_ends(texts: list[str]) -> list[list[float]]:
+        if not ended:
+            ended.append(job_id)
+            harness.ctx.chunks.write(job_id, rows)
+            done = JobResult(job_id=job_id, attempt=1, status="succeeded", chunks=len(rows))
+            record_result(harness.store, done)
+            time.sleep(harness.ctx.settings.cancel_check_interval_s + 0.05)
+        return real_embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", other_run_ends)
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+
+    job = harness.store.get(job_id)
+    assert ended and job is not None and job.state is State.SUCCEEDED
+    assert harness.ctx.chunks.count(job_id) == job.chunks == len(rows) > 0
+
+
+def test_a_run_cancelled_for_good_removes_what_the_job_stored(harness: Harness) -> None:
+    """Chunks the job has in the store (an earlier run's, stored before its result was lost)
+    are gone once the job is cancelled on the running attempt."""
+    earlier = harness.share("F0")
+    harness.run(Message(PROCESS_TASK, [earlier, 1]))
+    job_id = harness.share()
+    rows = [(s.chunk, s.vector) for s in harness.ctx.chunks.load(earlier)]
+    assert harness.ctx.chunks.write(job_id, rows) > 0
+    embedder = harness.ctx.embedder
+    real_embed = embedder.embed
+
+    def cancelled_meanwhile(texts: list[str]) -> list[list[float]]:
+        cancel_job(harness.store, job_id, by="U1")
+        time.sleep(harness.ctx.settings.cancel_check_interval_s + 0.05)
+        return real_embed(texts)
+
+    embedder.embed = cancelled_meanwhile  # type: ignore[method-assign]
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.CANCELLED
+    assert harness.ctx.chunks.count(job_id) == 0

@@ -4,8 +4,9 @@ service down as it ends, the job cancelled and run again while an older run stil
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -22,9 +23,11 @@ from tests.tasks.test_split_jobs import RESULTS_URL, Harness, Message, make_harn
 
 
 @pytest.fixture
-def harness(tmp_path: Path, redis_url: str, store: JobStore) -> Harness:
+def harness(tmp_path: Path, redis_url: str, store: JobStore) -> Iterator[Harness]:
     settings = split_settings(tmp_path, redis_url)  # 5 pages: read whole
-    return make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", 5))
+    made = make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", 5))
+    yield made
+    made.ctx.redis.close()
 
 
 class Resent:
@@ -57,11 +60,9 @@ def test_an_outcome_the_results_service_cannot_take_is_recorded_and_not_run_agai
     assert harness.ctx.chunks.count(job_id) == job.chunks
     # The results service still gets the post once it is back.
     assert [m.name for m in harness.queue] == [DELIVER_TASK]
-    # Long after, the sweeper finds nothing to run again.
+    # The sweeper, taking any job as overdue, finds nothing to run again.
     resent = Resent()
-    later = time.time() + 3600
-    monkeypatch.setattr(time, "time", lambda: later)
-    sweep(harness.store, cast(JobQueue, resent), requeue_after_s=30, orphan_after_s=60)
+    sweep(harness.store, cast(JobQueue, resent), requeue_after_s=0, orphan_after_s=0)
     assert resent.sent == []
 
 
@@ -113,6 +114,24 @@ def test_a_run_cancelled_for_good_removes_what_the_job_stored(harness: Harness) 
         return real_embed(texts)
 
     embedder.embed = cancelled_meanwhile  # type: ignore[method-assign]
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.CANCELLED
+    assert harness.ctx.chunks.count(job_id) == 0
+
+
+def test_a_cancel_that_lands_while_the_chunks_are_stored_leaves_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = harness.share()
+    real_write = harness.ctx.chunks.write
+
+    def cancelled_meanwhile(job: str, rows: Any) -> int:
+        written = real_write(job, rows)
+        assert cancel_job(harness.store, job, by="U1").verdict == "done"
+        return written
+
+    monkeypatch.setattr(harness.ctx.chunks, "write", cancelled_meanwhile)
     harness.run(Message(PROCESS_TASK, [job_id, 1]))
     job = harness.store.get(job_id)
     assert job is not None and job.state is State.CANCELLED

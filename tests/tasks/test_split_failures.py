@@ -3,6 +3,7 @@ again as a new attempt, failed by one part for good or for a while, out of time.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,73 @@ def test_the_parts_share_one_time_budget(harness: Harness, settings: Settings) -
     assert "longer than 1 minutes" in harness.results[0].reason
     job = harness.store.get(job_id)
     assert job is not None and job.state is State.FAILED
+
+
+def test_a_cancel_that_lands_while_the_join_stores_leaves_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, parts = start(harness)
+    for message in parts[:-1]:
+        harness.run(message)
+    real_write = harness.ctx.chunks.write
+
+    def cancelled_meanwhile(job: str, rows: Any) -> int:
+        written = real_write(job, rows)
+        assert cancel_job(harness.store, job, by="U1").verdict == "done"
+        return written
+
+    monkeypatch.setattr(harness.ctx.chunks, "write", cancelled_meanwhile)
+    harness.run(parts[-1])
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.CANCELLED
+    assert harness.ctx.chunks.count(job_id) == 0
+
+
+def test_the_join_has_retries_of_its_own(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last part used up its retries reading; the join, in that part's message, still
+    gets its own when the store is busy once."""
+    job_id, parts = start(harness)
+    for message in parts[:-1]:
+        harness.run(message)
+    real_fetch = split_module.fetch_job_file
+    fetch_failures = {"left": harness.ctx.settings.max_retries}
+
+    def flaky_fetch(*args: Any, **kwargs: Any) -> Any:
+        if fetch_failures["left"]:
+            fetch_failures["left"] -= 1
+            raise DownloadFailed("Slack answered HTTP 503.")
+        return real_fetch(*args, **kwargs)
+
+    real_write = harness.ctx.chunks.write
+    writes: list[str] = []
+
+    def busy_once(job: str, rows: Any) -> int:
+        writes.append(job)
+        if len(writes) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real_write(job, rows)
+
+    monkeypatch.setattr(split_module, "fetch_job_file", flaky_fetch)
+    monkeypatch.setattr(harness.ctx.chunks, "write", busy_once)
+    harness.run(parts[-1])
+    harness.drain()
+    assert len(writes) == 2
+    assert [r.status for r in harness.results] == ["succeeded"]
+    job = harness.store.get(job_id)
+    assert job is not None and harness.ctx.chunks.count(job_id) == job.chunks > 0
+
+
+def test_a_join_that_outlives_its_retries_fails_and_drops_the_plan(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, parts = start(harness)
+
+    def always_busy(job: str, rows: Any) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(harness.ctx.chunks, "write", always_busy)
+    for message in parts:
+        harness.run(message)
+    harness.drain()
+    assert [(r.status, r.dead_lettered) for r in harness.results] == [("failed", True)]
+    assert plan_keys(harness.ctx.redis, job_id) == []

@@ -146,6 +146,20 @@ def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
         task.app.send_task(DELIVER_TASK, args=[result.model_dump()], countdown=1)
 
 
+def remove_output_if_cancelled(job_id: str, attempt: int, ctx: WorkerContext) -> bool:
+    """Delete the job's stored chunks if it is cancelled on `attempt` (or gone); True if so.
+    Chunks are stored by job, so a job that went on to a newer attempt, or whose outcome was
+    recorded, keeps them. Called when a run stands down, and after a run's outcome is sent:
+    a cancel that came while it was stored wins over the outcome (the state script lets one
+    of them in) and must not leave the chunks behind."""
+    job = ctx.store.get(job_id)
+    if job is not None and not (job.attempt == attempt and job.state is State.CANCELLED):
+        return False
+    ctx.chunks.delete(job_id)
+    logger.info("job %s attempt %d cancelled; its output removed", job_id, attempt)
+    return True
+
+
 def _post(result: JobResult, ctx: WorkerContext) -> None:
     post_result(
         ctx.http, url=ctx.settings.results_url, secret=ctx.settings.results_secret, result=result

@@ -18,6 +18,7 @@ from docjobs.tasks.outcomes import (
     deliver_later,
     handle_failure,
     job_error_for,
+    remove_output_if_cancelled,
     send_result,
     succeeded_result,
 )
@@ -120,7 +121,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     except Exception as caught:  # noqa: BLE001 - every failure becomes a JobError, below
         exc = job_error_for(caught, settings, job_id=job_id)
         if exc.code == "cancelled" or progress.cancelled:
-            _stood_down(job_id, attempt, ctx)
+            remove_output_if_cancelled(job_id, attempt, ctx)
             return
         handle_failure(task, job_id, attempt, exc, ctx, retries=retries, started=started)
         return
@@ -128,22 +129,10 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
         if not split:
             part_files.drop(job_id, attempt)
     if progress.cancelled:
-        _stood_down(job_id, attempt, ctx)
+        remove_output_if_cancelled(job_id, attempt, ctx)
         return
     result = succeeded_result(
         job_id, attempt, outcome, seconds=time.time() - started, retries=retries
     )
     send_result(task, result, ctx)
-
-
-def _stood_down(job_id: str, attempt: int, ctx: WorkerContext) -> None:
-    """A run that stopped because its job moved on removes the job's stored chunks only if the
-    job was cancelled on this attempt: chunks are stored by job, and a job that went on to a
-    newer attempt (retried after a cancel) or whose outcome was recorded meanwhile has its
-    own in the store."""
-    job = ctx.store.get(job_id)
-    if job is None or (job.attempt == attempt and job.state is State.CANCELLED):
-        ctx.chunks.delete(job_id)
-        logger.info("job %s attempt %d cancelled; its output removed", job_id, attempt)
-    else:
-        logger.info("job %s attempt %d stood down (the job is %s)", job_id, attempt, job.state)
+    remove_output_if_cancelled(job_id, attempt, ctx)

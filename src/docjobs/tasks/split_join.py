@@ -25,7 +25,13 @@ from docjobs.tasks.chunk import Chunk
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.embed import Vectors
 from docjobs.tasks.lease import JobLease
-from docjobs.tasks.outcomes import handle_failure, job_error_for, send_result, succeeded_result
+from docjobs.tasks.outcomes import (
+    handle_failure,
+    job_error_for,
+    remove_output_if_cancelled,
+    send_result,
+    succeeded_result,
+)
 from docjobs.tasks.part_chunks import Source, stitch
 from docjobs.tasks.part_files import part_files
 from docjobs.tasks.part_output import PartRows, PartTexts
@@ -74,9 +80,12 @@ def _join_leased(
         if isinstance(error, Cancelled) or progress.cancelled:
             abandon(plan, ctx.store.get(job_id), ctx)
             return
-        if not error.retryable:
-            plan.delete()
-        retries = task.request.retries or 0
+        # The join's own retries, not those of the part whose message it runs in.
+        retries = plan.join_retries()
+        if error.retryable and retries < settings.max_retries:
+            plan.add_join_retry()
+        else:
+            plan.delete()  # the job fails: its parts' outputs are of no more use
         handle_failure(task, job_id, attempt, error, ctx, retries=retries, started=job.started_at)
         return
     if progress.cancelled:
@@ -87,6 +96,7 @@ def _join_leased(
     send_result(task, result, ctx)
     plan.mark_joined()
     part_files.drop(job_id, attempt)
+    remove_output_if_cancelled(job_id, attempt, ctx)
 
 
 def _join(

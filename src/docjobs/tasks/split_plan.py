@@ -166,6 +166,12 @@ class SplitPlan:
     def retries(self) -> int:
         return int(self.client.hget(self.key, "retries") or 0)
 
+    def add_join_retry(self) -> None:
+        self.client.eval(_ADD, 1, self.key, "join_retries", 1)
+
+    def join_retries(self) -> int:
+        return int(self.client.hget(self.key, "join_retries") or 0)
+
     def add_busy(self, seconds: float) -> None:
         """Count time a part spent working on the job (its parts share one time budget)."""
         self.client.eval(_ADD, 1, self.key, "busy_ms", int(seconds * 1000))

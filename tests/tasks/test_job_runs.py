@@ -3,6 +3,8 @@ service down as it ends, the job cancelled and run again while an older run stil
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,8 @@ from docjobs.bot.sweeper import sweep
 from docjobs.jobs.control import cancel_job
 from docjobs.jobs.model import State
 from docjobs.jobs.results import JobResult, record_result
-from docjobs.jobs.store import JobStore
+from docjobs.jobs.store import JobStore, lease_key
+from docjobs.tasks import process_job
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
 from tests.support.pdfs import write_pages_pdf
 from tests.tasks.test_split_jobs import RESULTS_URL, Harness, Message, make_harness, split_settings
@@ -136,3 +139,35 @@ def test_a_cancel_that_lands_while_the_chunks_are_stored_leaves_nothing(
     job = harness.store.get(job_id)
     assert job is not None and job.state is State.CANCELLED
     assert harness.ctx.chunks.count(job_id) == 0
+
+
+@pytest.mark.parametrize(("deaths", "ending"), [(2, "succeeded"), (3, "failed")])
+def test_a_pdf_that_stops_the_process_every_time_fails_after_three_tries(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, deaths: int, ending: str
+) -> None:
+    """Each run's process dies mid-read (a crash in native code, the hard time limit), so
+    Celery puts the message back; the job must end, not be read for ever."""
+    job_id = harness.share()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        os._exit(70)
+
+    def one_run_that_dies() -> None:
+        monkeypatch.setattr(process_job, "run_pipeline", crash)
+        harness.run(Message(PROCESS_TASK, [job_id, 1]))
+
+    fork = multiprocessing.get_context("fork")
+    for _ in range(deaths):
+        child = fork.Process(target=one_run_that_dies)
+        child.start()
+        child.join(timeout=30)
+        assert child.exitcode == 70
+        harness.ctx.redis.delete(lease_key(job_id))  # the dead run's lease lapses
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))  # the message Celery put back
+
+    assert [r.status for r in harness.results] == [ending]
+    job = harness.store.get(job_id)
+    assert job is not None and job.state.value == ending
+    if ending == "failed":
+        assert job.reason_code == "unsupported"
+        assert "stopped a worker process 3 times" in job.reason

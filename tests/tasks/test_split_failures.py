@@ -3,6 +3,8 @@ again as a new attempt, failed by one part for good or for a while, out of time.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from docjobs.jobs.control import cancel_job, retry_job
 from docjobs.jobs.errors import CorruptPdf, DownloadFailed
 from docjobs.jobs.model import State
-from docjobs.jobs.store import JobStore
+from docjobs.jobs.store import JobStore, lease_key
 from docjobs.settings import Settings
 from docjobs.tasks import split as split_module
 from docjobs.tasks.celery_app import PROCESS_TASK
@@ -246,4 +248,31 @@ def test_a_join_that_outlives_its_retries_fails_and_drops_the_plan(
         harness.run(message)
     harness.drain()
     assert [(r.status, r.dead_lettered) for r in harness.results] == [("failed", True)]
+    assert plan_keys(harness.ctx.redis, job_id) == []
+
+
+def test_a_part_that_stops_its_process_every_time_fails_the_job(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, parts = start(harness)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        os._exit(70)
+
+    def one_run_that_dies() -> None:
+        monkeypatch.setattr(split_module, "extract_pages", crash)
+        harness.run(parts[0])
+
+    fork = multiprocessing.get_context("fork")
+    for _ in range(3):
+        child = fork.Process(target=one_run_that_dies)
+        child.start()
+        child.join(timeout=30)
+        assert child.exitcode == 70
+        harness.ctx.redis.delete(lease_key(split_module.part_lease_name(job_id, 1, 0)))
+    harness.run(parts[0])  # the message Celery put back once more
+    for message in parts[1:]:
+        harness.run(message)
+
+    assert [(r.status, r.reason_code) for r in harness.results] == [("failed", "unsupported")]
     assert plan_keys(harness.ctx.redis, job_id) == []

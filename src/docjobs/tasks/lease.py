@@ -9,7 +9,8 @@ import uuid
 
 import redis
 
-from docjobs.jobs.store import lease_key
+from docjobs.jobs.errors import UnsupportedPdf
+from docjobs.jobs.store import PREFIX, lease_key
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -53,3 +54,41 @@ class JobLease:
 
     def ttl_s(self) -> float:
         return max(self.client.pttl(self.key), 0) / 1000
+
+
+# Runs of one task that may begin and never end (the pool process crashed, or was killed at
+# the hard time limit) before its job is failed rather than run again for ever.
+MAX_UNFINISHED_RUNS = 3
+_RUNS_TTL_S = 86400
+
+
+class UnfinishedRuns:
+    """Counts the runs of one job attempt's task (or one part's) that began and never ended.
+
+    Celery puts a message back when its process dies (`reject_on_worker_lost`), and the
+    sweeper resends a job whose lease lapsed, so a PDF that kills the process every time
+    would be read for ever; a Python error, a time-limit exception or a retry all end a run.
+    """
+
+    def __init__(self, client: redis.Redis, name: str) -> None:
+        self.client = client
+        self.key = f"{PREFIX}runs:{name}"
+
+    def begin(self) -> int:
+        """Count this run as begun; returns how many runs before it never ended."""
+        pipe = self.client.pipeline()
+        pipe.incr(self.key)
+        pipe.expire(self.key, _RUNS_TTL_S)
+        begun, _ = pipe.execute()
+        return int(begun) - 1
+
+    def end(self) -> None:
+        with contextlib.suppress(redis.RedisError):  # counted as unfinished: one of three
+            self.client.decr(self.key)
+
+
+def stopped_too_often() -> UnsupportedPdf:
+    return UnsupportedPdf(
+        f"Reading it stopped a worker process {MAX_UNFINISHED_RUNS} times "
+        "(it crashed, or ran past the time limit)."
+    )

@@ -12,7 +12,12 @@ from docjobs.jobs.model import State
 from docjobs.jobs.results import JobResult
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
 from docjobs.tasks.context import WorkerContext, worker_context
-from docjobs.tasks.lease import JobLease
+from docjobs.tasks.lease import (
+    MAX_UNFINISHED_RUNS,
+    JobLease,
+    UnfinishedRuns,
+    stopped_too_often,
+)
 from docjobs.tasks.outcomes import (
     DELIVERY_MAX_RETRIES,
     deliver_later,
@@ -71,10 +76,19 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
         logger.info("job %s is leased by another worker; checking again in %.0fs", job_id, wait)
         task.apply_async(args=[job_id, attempt], countdown=wait)
         return
+    runs = UnfinishedRuns(ctx.redis, f"{job_id}:{attempt}")
     try:
-        if not resume_split(task, job_id, attempt, ctx):
+        if runs.begin() >= MAX_UNFINISHED_RUNS:
+            job = ctx.store.get(job_id)
+            started = (job.started_at if job else 0.0) or time.time()
+            retries = task.request.retries or 0
+            handle_failure(
+                task, job_id, attempt, stopped_too_often(), ctx, retries=retries, started=started
+            )
+        elif not resume_split(task, job_id, attempt, ctx):
             _run_leased(task, job_id, attempt, ctx)
     finally:
+        runs.end()
         lease.release()
 
 

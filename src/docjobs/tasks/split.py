@@ -23,7 +23,7 @@ from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.download import download_file
 from docjobs.tasks.extract import count_pages, extract_pages
 from docjobs.tasks.extract_pdfium import file_digest, trust_checked
-from docjobs.tasks.lease import JobLease
+from docjobs.tasks.lease import MAX_UNFINISHED_RUNS, JobLease, UnfinishedRuns, stopped_too_often
 from docjobs.tasks.outcomes import handle_failure, job_error_for
 from docjobs.tasks.part_chunks import chunk_part
 from docjobs.tasks.part_files import part_files
@@ -133,9 +133,16 @@ def run_part(
             logger.info("job %s part %d is leased; checking again in %.0fs", job_id, index, wait)
             task.apply_async(args=[job_id, attempt, index, first_page, last_page], countdown=wait)
             return
+        runs = UnfinishedRuns(ctx.redis, part_lease_name(job_id, attempt, index))
         try:
-            done = _read_part(task, job, index, specs, plan, ctx)
+            if runs.begin() >= MAX_UNFINISHED_RUNS:
+                retries = task.request.retries or 0
+                _fail_part(task, job, index, stopped_too_often(), plan, ctx, retries=retries)
+                done = None
+            else:
+                done = _read_part(task, job, index, specs, plan, ctx)
         finally:
+            runs.end()
             lease.release()
     else:
         done = plan.done()

@@ -16,6 +16,7 @@ import pytest
 from docjobs.bot.queue import JobQueue
 from docjobs.bot.sweeper import sweep
 from docjobs.jobs.control import cancel_job
+from docjobs.jobs.errors import DownloadFailed
 from docjobs.jobs.model import State
 from docjobs.jobs.results import JobResult, record_result
 from docjobs.jobs.store import JobStore, lease_key
@@ -171,3 +172,43 @@ def test_a_pdf_that_stops_the_process_every_time_fails_after_three_tries(
     if ending == "failed":
         assert job.reason_code == "unsupported"
         assert "stopped a worker process 3 times" in job.reason
+
+
+def test_a_second_message_for_a_retrying_job_neither_skips_its_backoff_nor_its_count(
+    tmp_path: Path, redis_url: str, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper resent a job whose retry message waited for a free process: two messages,
+    one carrying no retry count. The job still waits out each backoff and counts on."""
+    settings = split_settings(tmp_path, redis_url).model_copy(
+        update={"retry_backoff_base_s": 30.0, "max_retries": 5}
+    )
+    harness = make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", 5))
+    monkeypatch.setattr(harness.ctx, "redis", harness.store.client)
+    fetches: list[int] = []
+
+    def slack_down(*args: object, **kwargs: object) -> None:
+        fetches.append(1)
+        raise DownloadFailed("Slack answered HTTP 503.")
+
+    monkeypatch.setattr(process_job, "fetch_job_file", slack_down)
+    job_id = harness.share()
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+    [retry] = harness.take(PROCESS_TASK)
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.RETRYING and job.retries == 1
+
+    # The sweeper's copy comes before the backoff ends: it waits for it, reading nothing.
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+    [waiting] = harness.take(PROCESS_TASK)
+    assert fetches == [1] and waiting.countdown > 0
+
+    harness.store.set_fields(job_id, next_run_at=time.time() - 1)  # the backoff is over
+    harness.run(retry)
+    harness.take(PROCESS_TASK)
+    job = harness.store.get(job_id)
+    assert job is not None and job.retries == 2 and "retry 2 of" in job.detail
+
+    harness.store.set_fields(job_id, next_run_at=time.time() - 1)
+    harness.run(waiting)  # the copy, with no count of its own, once its time comes
+    job = harness.store.get(job_id)
+    assert job is not None and job.retries == 3 and "retry 3 of" in job.detail

@@ -40,6 +40,9 @@ from docjobs.tasks.split import (
 
 logger = logging.getLogger(__name__)
 
+# How early a retry's message may come (clocks of different machines) and still run.
+EARLY_SLACK_S = 1.0
+
 
 def register_tasks(app: Celery) -> None:
     @app.task(name=PROCESS_TASK, bind=True, max_retries=None)
@@ -68,6 +71,13 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
             job.state if job else "unknown job",
         )
         return
+    wait = job.next_run_at - time.time() if job.state is State.RETRYING else 0.0
+    if wait > EARLY_SLACK_S:
+        # A second message for a job waiting out its backoff (the sweeper resent it while
+        # the first waited for a free process): it runs when the backoff ends, not now.
+        logger.info("job %s attempt %d: retry due in %.0fs; waiting", job_id, attempt, wait)
+        task.apply_async(args=[job_id, attempt], countdown=wait)
+        return
     lease = JobLease(ctx.redis, job_id, ttl_s=ctx.settings.lease_ttl_s)
     if not lease.acquire():
         # Another worker holds it (Redis redelivered a running message): look again later,
@@ -94,7 +104,10 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
 
 def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
     settings, store = ctx.settings, ctx.store
-    retries = task.request.retries or 0
+    # The job's own count, not only the message's: a message the sweeper or a lease re-poll
+    # sent carries none, and must not give the attempt its retries again.
+    job = store.get(job_id)
+    retries = max(task.request.retries or 0, job.retries if job else 0)
     started = time.time()
     moved = store.transition(
         job_id,

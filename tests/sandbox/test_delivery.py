@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
 from tests.sandbox.conftest import ALICE, BOT_ID, BOT_USER, CHANNEL, SECRET, TOKEN, Bot, Running
@@ -305,3 +307,34 @@ def test_no_endpoint_delivers_nothing(start_sandbox: Callable[..., Running]) -> 
     sandbox.share(wait=True)
     sandbox.say(wait=True)
     assert sandbox.control("GET", "deliveries") == []
+
+
+def test_a_channel_the_bot_was_removed_from_answers_not_in_channel_and_is_not_heard(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    slack = sandbox.slack
+    shared = sandbox.share(PDF, wait=True)
+    posted = slack.chat_postMessage(channel=CHANNEL, thread_ts=shared["ts"], text="queued")
+    sandbox.settled()
+    heard = len(bot.requests)
+    sandbox.control("POST", f"channels/{CHANNEL}/remove_bot")
+
+    for call, args in [
+        (slack.chat_postMessage, {"channel": CHANNEL, "text": "again"}),
+        (slack.chat_update, {"channel": CHANNEL, "ts": posted["ts"], "text": "50%"}),
+        (slack.reactions_add, {"channel": CHANNEL, "timestamp": shared["ts"], "name": "eyes"}),
+        (slack.conversations_replies, {"channel": CHANNEL, "ts": shared["ts"]}),
+    ]:
+        with pytest.raises(SlackApiError) as refused:
+            call(**args)
+        assert refused.value.response["error"] == "not_in_channel"
+    # What people post there no longer reaches the bot; other channels are as before.
+    sandbox.say("anyone?")
+    sandbox.share(PDF)
+    sandbox.share(PDF, channel="C0OTHER")
+    sandbox.settled()
+    events = [r.json()["event"] for r in bot.requests[heard:]]
+    assert [e.get("channel") or e.get("channel_id") for e in events] == ["C0OTHER"] * 2
+    assert slack.chat_postMessage(channel="C0OTHER", text="hello")["ok"]

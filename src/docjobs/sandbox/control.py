@@ -228,6 +228,17 @@ def clear_faults(request: Request) -> dict[str, bool]:
     return {"ok": True}
 
 
+@router.post("/channels/{channel}/remove_bot")
+def remove_bot(channel: str, request: Request) -> dict[str, Any]:
+    """Someone removes the bot from `channel` (or archives it): from then on the bot's posts,
+    edits, reactions and reads there answer `not_in_channel`, and it hears nothing from it."""
+    ws = _sandbox(request).workspace
+    with ws.lock:
+        ws.open_channel(channel)
+        ws.without_bot.add(channel)
+    return {"ok": True, "channel": channel}
+
+
 @router.post("/users")
 def set_user(body: UserRequest, request: Request) -> dict[str, Any]:
     sandbox = _sandbox(request)

@@ -124,8 +124,11 @@ class Sandbox:
     def _send(
         self, message: Message, event: dict[str, Any], *, redeliver: int = 0, wait: bool = False
     ) -> str | None:
-        """Deliver an event about `message`: the app's own only if echoing is on."""
+        """Deliver an event about `message`: the app's own only if echoing is on, none from
+        a channel the bot was removed from."""
         if message.bot_id == self.config.bot_id and not self.config.echo_bot_messages:
+            return None
+        if message.channel in self.workspace.without_bot:
             return None
         return self.deliverer.send_event(event, redeliver=redeliver, wait=wait)
 
@@ -181,7 +184,11 @@ class Sandbox:
             file_id=shared.id, channel=channel, user=user, event_ts=self.ids.next_ts()
         )
         # Slack's order: the `message` event first, then `file_shared`.
-        file_event_id = self.deliverer.send_event(file_event, wait=wait, after=message_event_id)
+        file_event_id = (
+            None
+            if channel in ws.without_bot
+            else self.deliverer.send_event(file_event, wait=wait, after=message_event_id)
+        )
         return {
             "file_id": shared.id,
             "ts": message.ts,

@@ -51,6 +51,8 @@ class Workspace:
             self.responses: dict[str, ResponseTarget] = {}
             self.calls: list[dict[str, Any]] = []
             self.deliveries: list[dict[str, Any]] = []
+            # Channels the bot was removed from (or that were archived while it was in them).
+            self.without_bot: set[str] = set()
 
     # --- channels and messages -------------------------------------------------------------
 
@@ -60,10 +62,21 @@ class Workspace:
         return self.channels.setdefault(channel, [])
 
     def known_channel(self, channel: str) -> list[Message]:
-        """For reads: a channel nobody has used yet is one the bot cannot see."""
+        """For the bot's reads and its calls on messages: a channel nobody has used yet is one
+        it cannot see, and one it was removed from answers not_in_channel."""
         if channel not in self.channels:
             raise SlackError("channel_not_found")
+        if channel in self.without_bot:
+            raise SlackError("not_in_channel")
         return self.channels[channel]
+
+    def bot_channel(self, channel: str) -> list[Message]:
+        """Where the bot posts: any channel, as it was invited there (chat:write), but
+        not_in_channel once it was removed from it."""
+        messages = self.open_channel(channel)
+        if channel in self.without_bot:
+            raise SlackError("not_in_channel")
+        return messages
 
     def add_message(self, message: Message) -> Message:
         with self.lock:

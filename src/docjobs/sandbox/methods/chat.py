@@ -24,7 +24,7 @@ def _content(call: Call) -> dict[str, Any]:
 @method("chat.postMessage")
 def post_message(call: Call) -> dict[str, Any]:
     channel = call.text("channel")
-    call.workspace.open_channel(channel)
+    call.workspace.bot_channel(channel)
     content = _content(call)
     metadata = call.args.get("metadata") or None
     if metadata is not None and not isinstance(metadata, dict):

@@ -7,6 +7,8 @@ import re
 import time
 from pathlib import Path
 
+from docjobs.jobs.connection import connect
+from docjobs.jobs.events import EventStream
 from docjobs.sample import write_sample_pdf
 from tests.support.servers import wait_until
 from tests.support.stack import Stack, bot_replies
@@ -90,3 +92,29 @@ def _describe(change: dict, job_id: str) -> str:
     if kind.startswith("reaction"):
         return f"{kind} {change['name']}"
     return f"{kind} {change['text']}"
+
+
+def test_a_thread_the_bot_was_removed_from_does_not_hold_the_reporter(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Someone removes the bot from the channel while its job runs: Slack answers
+    not_in_channel from then on. The reporter says so in its log and lets the job's events
+    go, instead of trying every 5 s for ever, and other threads go on as usual."""
+    pdf = write_sample_pdf(tmp_path / "q3-report.pdf", pages=3).read_bytes()
+    shared = stack.share(pdf)
+    channel, ts = shared["channel"], shared["ts"]
+    wait_until(lambda: bot_replies(stack.thread(channel, ts)), timeout_s=10)
+    stack.http.post(f"{stack.sandbox_url}/control/channels/{channel}/remove_bot").raise_for_status()
+
+    client = connect(stack.redis_url)
+    try:
+        stream = EventStream(client)
+        wait_until(lambda: "not_in_channel" in stack.log("reporter"), timeout_s=30)
+        wait_until(lambda: stream.pending() == 0, timeout_s=15)
+    finally:
+        client.close()
+    assert "its thread cannot be reached" in stack.log("reporter")
+
+    other = stack.share(pdf)
+    thread = stack.wait_for_outcome(other["channel"], other["ts"])
+    assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done")

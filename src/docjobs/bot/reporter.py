@@ -31,6 +31,19 @@ PROGRESS_KIND = "docjobs_progress"
 OUTCOME_KIND = "docjobs_outcome"
 # A post claimed this long ago and never marked done: its reporter died mid-post.
 GUARD_STALE_S = 20.0
+# Slack's answers that say the job's thread cannot be written to as things stand: the bot
+# was removed from the channel or it was archived, the thread or message is gone.
+THREAD_UNREACHABLE = {
+    "not_in_channel",
+    "is_archived",
+    "channel_not_found",
+    "thread_not_found",
+    "message_not_found",
+    "cant_update_message",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only",
+}
 
 
 @dataclass
@@ -127,6 +140,23 @@ class Reporter:
                 continue
             except redis.ConnectionError:
                 raise
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if error not in THREAD_UNREACHABLE:
+                    logger.exception("job %s: could not update its thread; trying again", job_id)
+                    self.next_try[job_id] = now + 5.0
+                    continue
+                # Trying again changes nothing until someone acts (invites the bot back,
+                # unarchives the channel), and would hold these events for ever; a later
+                # event of the job tries once more.
+                logger.error(
+                    "job %s: its thread cannot be reached (%s: %s); dropping %d event(s)",
+                    job_id,
+                    exc.response.api_url.rsplit("/", 1)[-1],
+                    error,
+                    len(self.pending.get(job_id, ())),
+                )
+                caught_up = True
             except Exception:
                 logger.exception("job %s: could not update its thread; trying again", job_id)
                 self.next_try[job_id] = now + 5.0

@@ -4,22 +4,13 @@ only once while that message has its chance to run."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import cast
 
 from docjobs.bot.queue import JobQueue
 from docjobs.bot.sweeper import sweep
 from docjobs.jobs.model import Job, State
 from docjobs.jobs.store import JobStore
-
-
-@dataclass
-class SentJobs:
-    sent: list[tuple[str, int]] = field(default_factory=list)
-
-    def enqueue(self, job_id: str, attempt: int) -> bool:
-        self.sent.append((job_id, attempt))
-        return True
+from tests.bot.test_jobs_command import SentJobs
 
 
 def share(store: JobStore) -> str:

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import httpx
 import pytest
@@ -22,8 +22,16 @@ from docjobs.jobs.results import JobResult, record_result
 from docjobs.jobs.store import JobStore, lease_key
 from docjobs.tasks import process_job
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
+from tests.bot.test_jobs_command import SentJobs
 from tests.support.pdfs import write_pages_pdf
-from tests.tasks.test_split_jobs import RESULTS_URL, Harness, Message, make_harness, split_settings
+from tests.tasks.test_split_jobs import (
+    RESULTS_URL,
+    Harness,
+    Message,
+    cancel_while_storing,
+    make_harness,
+    split_settings,
+)
 
 
 @pytest.fixture
@@ -32,15 +40,6 @@ def harness(tmp_path: Path, redis_url: str, store: JobStore) -> Iterator[Harness
     made = make_harness(settings, store, write_pages_pdf(tmp_path / "doc.pdf", 5))
     yield made
     made.ctx.redis.close()
-
-
-class Resent:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, int]] = []
-
-    def enqueue(self, job_id: str, attempt: int) -> bool:
-        self.sent.append((job_id, attempt))
-        return True
 
 
 def test_an_outcome_the_results_service_cannot_take_is_recorded_and_not_run_again(
@@ -65,7 +64,7 @@ def test_an_outcome_the_results_service_cannot_take_is_recorded_and_not_run_agai
     # The results service still gets the post once it is back.
     assert [m.name for m in harness.queue] == [DELIVER_TASK]
     # The sweeper, taking any job as overdue, finds nothing to run again.
-    resent = Resent()
+    resent = SentJobs()
     sweep(harness.store, cast(JobQueue, resent), requeue_after_s=0, orphan_after_s=0)
     assert resent.sent == []
 
@@ -128,14 +127,7 @@ def test_a_cancel_that_lands_while_the_chunks_are_stored_leaves_nothing(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = harness.share()
-    real_write = harness.ctx.chunks.write
-
-    def cancelled_meanwhile(job: str, rows: Any) -> int:
-        written = real_write(job, rows)
-        assert cancel_job(harness.store, job, by="U1").verdict == "done"
-        return written
-
-    monkeypatch.setattr(harness.ctx.chunks, "write", cancelled_meanwhile)
+    cancel_while_storing(harness, monkeypatch)
     harness.run(Message(PROCESS_TASK, [job_id, 1]))
     job = harness.store.get(job_id)
     assert job is not None and job.state is State.CANCELLED

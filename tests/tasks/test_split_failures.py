@@ -23,6 +23,7 @@ from tests.support.pdfs import write_pages_pdf
 from tests.tasks.test_split_jobs import (
     Harness,
     Message,
+    cancel_while_storing,
     make_harness,
     plan_keys,
     split_settings,
@@ -187,14 +188,7 @@ def test_a_cancel_that_lands_while_the_join_stores_leaves_nothing(
     job_id, parts = start(harness)
     for message in parts[:-1]:
         harness.run(message)
-    real_write = harness.ctx.chunks.write
-
-    def cancelled_meanwhile(job: str, rows: Any) -> int:
-        written = real_write(job, rows)
-        assert cancel_job(harness.store, job, by="U1").verdict == "done"
-        return written
-
-    monkeypatch.setattr(harness.ctx.chunks, "write", cancelled_meanwhile)
+    cancel_while_storing(harness, monkeypatch)
     harness.run(parts[-1])
     job = harness.store.get(job_id)
     assert job is not None and job.state is State.CANCELLED

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from docjobs.jobs.control import cancel_job
 from docjobs.jobs.model import Job, State
 from docjobs.jobs.results import JobResult, record_result
 from docjobs.jobs.store import JobStore
@@ -171,6 +172,18 @@ def start(harness: Harness) -> tuple[str, list[Message]]:
     job_id = harness.share()
     harness.run(Message(PROCESS_TASK, [job_id, 1]))
     return job_id, harness.take()
+
+
+def cancel_while_storing(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job is cancelled just after its chunks are written, before its outcome is sent."""
+    real_write = harness.ctx.chunks.write
+
+    def cancelled_meanwhile(job: str, rows: Any) -> int:
+        written = real_write(job, rows)
+        assert cancel_job(harness.store, job, by="U1").verdict == "done"
+        return written
+
+    monkeypatch.setattr(harness.ctx.chunks, "write", cancelled_meanwhile)
 
 
 def plan_keys(client: redis.Redis, job_id: str) -> list[str]:

@@ -72,6 +72,9 @@ def test_posts_updates_and_replies_make_a_thread(sandbox: Running) -> None:
 
     history = slack.conversations_history(channel=CHANNEL)["messages"]
     assert [m["ts"] for m in history] == [parent]  # replies stay in their thread
+    assert error_of(slack.conversations_history, channel=CHANNEL, oldest="abc") == (
+        "invalid_arguments"
+    )
 
     thread = sandbox.thread(parent)
     assert [r["text"] for r in thread["replies"]] == ["50%", "outcome"]

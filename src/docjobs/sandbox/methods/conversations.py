@@ -62,7 +62,10 @@ def replies(call: Call) -> dict[str, Any]:
 def history(call: Call) -> dict[str, Any]:
     ws = call.workspace
     messages = ws.known_channel(call.text("channel"))
-    oldest, latest = float(call.text("oldest") or 0), float(call.text("latest") or "inf")
+    try:
+        oldest, latest = float(call.text("oldest") or 0), float(call.text("latest") or "inf")
+    except ValueError:
+        raise SlackError("invalid_arguments") from None
     inclusive = call.flag("inclusive")
     with_metadata = call.flag("include_all_metadata")
     top = [

@@ -78,10 +78,13 @@ def slack() -> FakeSlack:
     return FakeSlack()
 
 
-def make_reporter(client: redis.Redis, store: JobStore, slack: FakeSlack, name: str) -> Reporter:
+def make_reporter(
+    client: redis.Redis, store: JobStore, slack: FakeSlack, name: str, **options: Any
+) -> Reporter:
     per_minute = {"chat.update": 50, "conversations.replies": 50}
     calls = SlackCalls(cast(WebClient, slack), SlackPacer(per_minute=per_minute))
-    reporter = Reporter(store=store, stream=EventStream(client), calls=calls, consumer=name)
+    stream = EventStream(client)
+    reporter = Reporter(store=store, stream=stream, calls=calls, consumer=name, **options)
     reporter.stream.ensure_group()
     return reporter
 
@@ -206,3 +209,23 @@ def test_a_post_redis_could_not_record_is_not_made_again(
     if kind == PROGRESS_KIND:
         assert store.get_field(job_id, "progress_ts") == posted["ts"]
     assert "conversations.replies" not in slack.called
+
+
+def test_two_reporters_sharing_a_job_leave_its_message_on_its_current_state(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack
+) -> None:
+    """Reporter A drew "running", B then drew "retrying"; the retry starts and A, handed
+    that event, finds "running" is what it drew last, yet the message says "retrying"."""
+    job_id = shared_job(store, succeeded=False)
+    a = make_reporter(redis_client, store, slack, "reporter-a", edit_interval_s=0)
+    b = make_reporter(redis_client, store, slack, "reporter-b", edit_interval_s=0)
+    assert a.render(job_id)
+    retrying = {"reason": "Slack did not answer", "detail": "retry 1 of 3", "next_run_at": 0}
+    assert store.transition(job_id, State.RETRYING, fields=retrying)
+    assert b.render(job_id)
+    running = {"step": "downloading", "percent": 0, "detail": "", "reason": ""}
+    assert store.transition(job_id, State.RUNNING, fields=running)
+    assert a.render(job_id)
+
+    [progress] = slack.posted(PROGRESS_KIND)
+    assert progress.startswith(":gear:") and "downloading" in progress

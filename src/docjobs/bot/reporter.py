@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import redis
 from slack_sdk.errors import SlackApiError
@@ -46,14 +45,17 @@ THREAD_UNREACHABLE = {
 }
 
 
-@dataclass
-class Rendered:
-    key: tuple[object, ...]
-    at: float
-
-
 def render_key(job: Job) -> tuple[object, ...]:
     return (job.attempt, job.state, job.step, job.percent, job.detail, job.reason)
+
+
+def _shown_field(job: Job) -> str:
+    return f"shown:{job.attempt}"
+
+
+def _shown(job: Job) -> str:
+    """The render key as the job record keeps it: what the progress message shows."""
+    return repr(render_key(job))
 
 
 class Reporter:
@@ -79,7 +81,7 @@ class Reporter:
         self.sweep = sweep
         self.pending: dict[str, set[str]] = {}
         self.next_try: dict[str, float] = {}
-        self.rendered: dict[str, Rendered] = {}
+        self.edited_at: dict[str, float] = {}  # this reporter's last post or edit, for pacing
         self._uncertain: set[tuple[str, str]] = set()
         # Posts made (or found) whose guard is not yet recorded done: Redis failed just then.
         self._posted: dict[tuple[str, str], str] = {}
@@ -186,7 +188,7 @@ class Reporter:
                 caught_up = self._edit_progress(job)
                 if caught_up:
                     self.store.set_fields(job_id, **{f"edited:{job.attempt}": "done"})
-                    self.rendered.pop(job_id, None)
+                    self.edited_at.pop(job_id, None)
             else:
                 caught_up = self._edit_progress(job)
         if reaction_wait is not None:
@@ -206,7 +208,7 @@ class Reporter:
             job, guard, text=text, blocks=blocks, metadata=_metadata(PROGRESS_KIND, job)
         )
         if not found:  # one found may show an earlier state: the edit brings it up to date
-            self.rendered[job.id] = Rendered(render_key(job), time.monotonic())
+            self._drew(job, time.monotonic())
         self.store.set_fields(job.id, progress_ts=ts, progress_attempt=job.attempt)
         self._done(job, guard)
         job.progress_ts, job.progress_attempt = ts, job.attempt
@@ -224,20 +226,25 @@ class Reporter:
                 self._post_outcome(Job.from_snapshot(ended))
 
     def _edit_progress(self, job: Job) -> bool:
-        key = render_key(job)
-        last = self.rendered.get(job.id)
-        now = time.monotonic()
-        if last is not None and last.key == key:
+        # What the message shows is read from the job record: another reporter may have
+        # drawn a later state since this one last drew it (they share the events).
+        if self.store.get_field(job.id, _shown_field(job)) == _shown(job):
             return True
-        if last is not None and now - last.at < self.edit_interval_s:
-            self.next_try[job.id] = last.at + self.edit_interval_s
+        last = self.edited_at.get(job.id)
+        now = time.monotonic()
+        if last is not None and now - last < self.edit_interval_s:
+            self.next_try[job.id] = last + self.edit_interval_s
             return False
         text, blocks = build_progress_message(job)
         self.calls.call(
             "chat.update", channel=job.channel, ts=job.progress_ts, text=text, blocks=blocks
         )
-        self.rendered[job.id] = Rendered(key, now)
+        self._drew(job, now)
         return True
+
+    def _drew(self, job: Job, at: float) -> None:
+        self.edited_at[job.id] = at
+        self.store.set_fields(job.id, **{_shown_field(job): _shown(job)})
 
     def _try_reaction(self, job: Job) -> float | None:
         try:

@@ -118,3 +118,29 @@ def test_a_thread_the_bot_was_removed_from_does_not_hold_the_reporter(
     other = stack.share(pdf)
     thread = stack.wait_for_outcome(other["channel"], other["ts"])
     assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done")
+
+
+def test_posts_slack_took_but_answered_500_are_not_made_twice(stack: Stack, tmp_path: Path) -> None:
+    """Slack posts the progress message and then the outcome reply, and answers both with
+    a 500: the reporter looks in the thread before posting again, and finds them."""
+    fault = {"method": "chat.postMessage", "mode": "500_applied", "count": 2}
+    stack.http.post(f"{stack.sandbox_url}/control/faults", json=fault).raise_for_status()
+    try:
+        pdf = write_sample_pdf(tmp_path / "q3-report.pdf", pages=3).read_bytes()
+        shared = stack.share(pdf)
+        channel, ts = shared["channel"], shared["ts"]
+
+        def ended() -> list[dict] | None:
+            replies = bot_replies(stack.thread(channel, ts))
+            done = replies and replies[0]["text"].startswith(":white_check_mark:")
+            return replies if done and len(replies) >= 2 else None
+
+        replies = wait_until(ended, timeout_s=60)
+    finally:
+        stack.heal_slack_calls()
+    calls = stack.calls(method="chat.postMessage")["calls"]
+    faulted = [c for c in calls if c["fault"] and c["channel"] == channel]
+    assert len(faulted) == 2  # both posts met the fault
+    # The progress message is edited to its end only after the outcome reply is settled:
+    # a second copy of either would be in by now.
+    assert [r["text"].split(" ", 1)[0] for r in replies] == [":white_check_mark:"] * 2

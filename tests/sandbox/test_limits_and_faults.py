@@ -108,6 +108,27 @@ def test_a_timeout_fault_outlasts_the_client_and_has_no_effect(sandbox: Running)
     assert sandbox.thread(ts)["replies"][0]["text"] == "50%"
 
 
+def test_an_applied_fault_carries_the_call_out_and_still_answers_500(sandbox: Running) -> None:
+    """Slack: a fatal_error may follow an operation that partly succeeded."""
+    ts = sandbox.share()["ts"]
+    fault = {"method": "chat.postMessage", "mode": "500_applied", "count": 1}
+    sandbox.control("POST", "faults", json=fault)
+    error = refused(sandbox.slack.chat_postMessage, channel=CHANNEL, thread_ts=ts, text="x")
+    assert error.response.status_code == 500 and error.response["error"] == "fatal_error"
+    assert [r["text"] for r in sandbox.thread(ts)["replies"]] == ["x"]  # it is there
+    calls = sandbox.calls("chat.postMessage")["calls"]
+    assert [(c["status"], c["fault"]) for c in calls] == [(500, "500_applied")]
+    held = {"method": "chat.update", "mode": "timeout_applied", "count": 1, "sleep_s": 0.6}
+    sandbox.control("POST", "faults", json=held)
+    [posted] = sandbox.thread(ts)["replies"]
+    impatient = WebClient(
+        token=sandbox.config.bot_token, base_url=sandbox.slack.base_url, timeout=0.3
+    )
+    with pytest.raises(TimeoutError):
+        impatient.chat_update(channel=CHANNEL, ts=posted["ts"], text="50%")
+    assert sandbox.thread(ts)["replies"][0]["text"] == "50%"
+
+
 def test_a_probability_fault_is_repeatable_with_a_seed(sandbox: Running) -> None:
     def pattern() -> list[int]:
         sandbox.control("DELETE", "faults")

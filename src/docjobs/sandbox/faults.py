@@ -1,6 +1,7 @@
 """Faults on demand: the next N calls of a Web API method (or a share of them, drawn from a
-seedable RNG) answer 429, 500, or hang past the client's timeout and then 500 — and the call
-has no effect. Downloads (`files.download`, optionally one file) can fail the same way or 404."""
+seedable RNG) answer 429, 500, or hang past the client's timeout and then 500 — with no
+effect, or (the `_applied` modes) after the call took effect. Downloads (`files.download`,
+optionally one file) can fail the same way, with no effect, or 404."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-API_MODES = ("429", "500", "timeout")
-DOWNLOAD_MODES = (*API_MODES, "404")
+# "…_applied": the call is carried out, then answered 500 (after the hang, for a timeout), as
+# Slack warns a fatal_error may follow an operation that partly succeeded.
+API_MODES = ("429", "500", "timeout", "500_applied", "timeout_applied")
+DOWNLOAD_MODES = ("429", "500", "timeout", "404")
 DOWNLOAD = "files.download"
 
 

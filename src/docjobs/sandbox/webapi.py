@@ -1,7 +1,8 @@
 """The Web API at /api/{method}, as slack_sdk.WebClient(base_url=".../api/") calls it: token as
 `Authorization: Bearer` (or a `token` field), arguments form-encoded, JSON, or in the query.
 Answers are Slack's: `{"ok": true, ...}`, method errors as `{"ok": false, "error"}` with 200,
-rate limits and faults as 429 (with Retry-After) or 500 — and a refused call changes nothing."""
+rate limits and faults as 429 (with Retry-After) or 500 — a refused call changes nothing,
+except in the faults' `_applied` modes, which answer 500 after carrying it out."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ async def call(name: str, request: Request) -> JSONResponse:
         args, parse_error = {}, exc.code
     channel = str(args.get("channel") or "")
     fault = sandbox.faults.draw(name)
-    if fault is not None:
+    applied = fault if fault is not None and fault.mode.endswith("_applied") else None
+    if fault is not None and applied is None:
         if fault.mode == "timeout":
             await asyncio.sleep(fault.sleep_s or sandbox.config.fault_timeout_s)
         if fault.mode == "429":
@@ -94,6 +96,10 @@ async def call(name: str, request: Request) -> JSONResponse:
             body = {"ok": True, **handler(Call(sandbox, args, base_url))}
     except SlackError as exc:
         return _answer(sandbox, name, channel, 200, exc.code)
+    if applied is not None:  # done, but the caller hears it failed
+        if applied.mode == "timeout_applied":
+            await asyncio.sleep(applied.sleep_s or sandbox.config.fault_timeout_s)
+        return _answer(sandbox, name, channel, 500, "fatal_error", fault=applied.mode)
     sandbox.log_call(name, status=200, ok=True, channel=channel)
     return JSONResponse(body)
 

@@ -60,6 +60,10 @@ class JobLease:
 # the hard time limit) before its job is failed rather than run again for ever.
 MAX_UNFINISHED_RUNS = 3
 _RUNS_TTL_S = 86400
+_END_RUN = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class UnfinishedRuns:
@@ -84,7 +88,7 @@ class UnfinishedRuns:
 
     def end(self) -> None:
         with contextlib.suppress(redis.RedisError):  # counted as unfinished: one of three
-            self.client.decr(self.key)
+            self.client.eval(_END_RUN, 1, self.key)
 
 
 def stopped_too_often() -> UnsupportedPdf:

@@ -60,14 +60,11 @@ class JobLease:
 # the hard time limit) before its job is failed rather than run again for ever.
 MAX_UNFINISHED_RUNS = 3
 _RUNS_TTL_S = 86400
-_END_RUN = """
-if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class UnfinishedRuns:
-    """Counts the runs of one job attempt's task (or one part's) that began and never ended.
+    """Counts the runs of one job attempt's task (or one part's) that began and never ended,
+    since the last that did.
 
     Celery puts a message back when its process dies (`reject_on_worker_lost`), and the
     sweeper resends a job whose lease lapsed, so a PDF that kills the process every time
@@ -87,8 +84,10 @@ class UnfinishedRuns:
         return int(begun) - 1
 
     def end(self) -> None:
+        """A run that ends (the lease keeps runs of one task from overlapping) clears the
+        count: what matters is deaths in a row."""
         with contextlib.suppress(redis.RedisError):  # counted as unfinished: one of three
-            self.client.eval(_END_RUN, 1, self.key)
+            self.client.delete(self.key)
 
 
 def stopped_too_often() -> UnsupportedPdf:

@@ -14,7 +14,7 @@ import pytest
 from docjobs.jobs.control import cancel_job, retry_job
 from docjobs.jobs.errors import CorruptPdf, DownloadFailed
 from docjobs.jobs.model import State
-from docjobs.jobs.store import JobStore, lease_key
+from docjobs.jobs.store import CELERY_QUEUE, JobStore, lease_key
 from docjobs.settings import Settings
 from docjobs.tasks import split as split_module
 from docjobs.tasks.celery_app import PROCESS_TASK
@@ -270,3 +270,20 @@ def test_a_part_that_stops_its_process_every_time_fails_the_job(
 
     assert [(r.status, r.reason_code) for r in harness.results] == [("failed", "unsupported")]
     assert plan_keys(harness.ctx.redis, job_id) == []
+
+
+def test_parts_waiting_behind_a_backlog_are_not_sent_again(harness: Harness) -> None:
+    """The sweeper resends a split job whose parts have waited a minute in the broker's
+    queue: while messages wait there, the job's task sends no copies of its parts; once the
+    queue is empty, the parts still missing are lost, and are sent again."""
+    job_id, parts = start(harness)
+    harness.run(parts[0])
+    client = harness.ctx.redis
+    client.lpush(CELERY_QUEUE, "another job's message")
+    try:
+        harness.run(Message(PROCESS_TASK, [job_id, 1]))  # the sweeper's resend
+        assert harness.queue == []
+    finally:
+        client.delete(CELERY_QUEUE)
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+    assert sorted(m.args[2] for m in harness.take()) == [p.args[2] for p in parts[1:]]

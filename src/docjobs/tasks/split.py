@@ -18,7 +18,7 @@ from celery import Celery, Task
 
 from docjobs.jobs.errors import Cancelled, JobError
 from docjobs.jobs.model import Job
-from docjobs.jobs.store import lease_key
+from docjobs.jobs.store import CELERY_QUEUE, lease_key
 from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.download import download_file
 from docjobs.tasks.extract import count_pages, extract_pages
@@ -92,6 +92,19 @@ def resume_split(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> b
     ]
     if not lost and len(stored) == len(specs):
         lost = specs[-1:]  # all in but not joined: a part message finding that joins
+    elif lost and (waiting := ctx.redis.llen(CELERY_QUEUE)):
+        # Parts behind a backlog are neither in nor running either: resending them each time
+        # the sweeper resends the job would pile up copies. A part lost with a dead worker
+        # comes back from the broker itself (the visibility timeout), or once the queue is
+        # empty, at the sweeper's next look.
+        logger.info(
+            "job %s attempt %d: %d parts not in, %d messages queued; not resent yet",
+            job_id,
+            attempt,
+            len(lost),
+            waiting,
+        )
+        return True
     logger.info("job %s attempt %d: split job; sending %d parts again", job_id, attempt, len(lost))
     _send_parts(task.app, job_id, attempt, lost)
     return True

@@ -102,6 +102,44 @@ def test_form_encoded_calls_with_json_fields_work_like_json_ones(sandbox: Runnin
     )
 
 
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51,
+        [{"type": "nope"}],
+        [1, "a"],
+        [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "x" * 76},
+                        "action_id": "a",
+                    }
+                ],
+            }
+        ],
+    ],
+    ids=["section text over 3000", "51 blocks", "unknown type", "not objects", "long button"],
+)
+def test_blocks_slack_cannot_lay_out_are_refused_and_change_nothing(
+    sandbox: Running, blocks: list[object]
+) -> None:
+    shared = sandbox.share()
+    slack = sandbox.slack
+    refused = error_of(
+        slack.chat_postMessage, channel=CHANNEL, thread_ts=shared["ts"], text="x", blocks=blocks
+    )
+    assert refused == "invalid_blocks"
+    posted = slack.chat_postMessage(channel=CHANNEL, thread_ts=shared["ts"], text="fine")
+    assert error_of(
+        slack.chat_update, channel=CHANNEL, ts=posted["ts"], text="y", blocks=blocks
+    ) == ("invalid_blocks")
+    assert [r["text"] for r in sandbox.thread(shared["ts"])["replies"]] == ["fine"]
+
+
 def test_slack_errors_for_what_is_missing_or_not_allowed(sandbox: Running) -> None:
     slack = sandbox.slack
     shared = sandbox.share()

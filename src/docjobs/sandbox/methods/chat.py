@@ -5,20 +5,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
 from docjobs.sandbox import events
 from docjobs.sandbox.errors import SlackError
 from docjobs.sandbox.methods.registry import Call, method
 from docjobs.sandbox.models import Ephemeral
 from docjobs.sandbox.state import USER_ID
 
+# "up to 50 blocks in each message" (reference/slack.md, section 9).
+MAX_BLOCKS = 50
+
 
 def _content(call: Call) -> dict[str, Any]:
     text, blocks = call.text("text"), call.args.get("blocks") or []
     if not text and not blocks:
         raise SlackError("no_text")
-    if not isinstance(blocks, list):
-        raise SlackError("invalid_blocks")
+    _check_blocks(blocks)
     return {"text": text, "blocks": blocks}
+
+
+def _check_blocks(blocks: object) -> None:
+    """Slack refuses blocks it cannot lay out (a section's text over 3,000 characters, a
+    button's over 75, an unknown type, over 50 blocks): judged by slack_sdk's own models,
+    which carry Slack's limits."""
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        raise SlackError("invalid_blocks")
+    for block in blocks:
+        parsed = Block.parse(block) if isinstance(block, dict) else None
+        if parsed is None:
+            raise SlackError("invalid_blocks")
+        try:
+            parsed.to_dict()  # validates the block and every element in it
+        except SlackObjectFormationError:
+            raise SlackError("invalid_blocks") from None
 
 
 @method("chat.postMessage")

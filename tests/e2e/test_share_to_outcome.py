@@ -144,3 +144,16 @@ def test_posts_slack_took_but_answered_500_are_not_made_twice(stack: Stack, tmp_
     # The progress message is edited to its end only after the outcome reply is settled:
     # a second copy of either would be in by now.
     assert [r["text"].split(" ", 1)[0] for r in replies] == [":white_check_mark:"] * 2
+
+
+def test_a_share_whose_event_names_only_the_file_still_gets_its_outcome(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Slack Connect shares come with a stub of the file; the bot asks files.info for it."""
+    asked_before = len(stack.calls(method="files.info")["calls"])
+    pdf = write_sample_pdf(tmp_path / "q3-report.pdf", pages=3).read_bytes()
+    shared = stack.share(pdf, stub=True)
+    thread = stack.wait_for_outcome(shared["channel"], shared["ts"])
+    assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done: *q3-report.pdf*")
+    asked = stack.calls(method="files.info")["calls"][asked_before:]
+    assert [c["ok"] for c in asked] == [True]

@@ -338,3 +338,20 @@ def test_a_channel_the_bot_was_removed_from_answers_not_in_channel_and_is_not_he
     events = [r.json()["event"] for r in bot.requests[heard:]]
     assert [e.get("channel") or e.get("channel_id") for e in events] == ["C0OTHER"] * 2
     assert slack.chat_postMessage(channel="C0OTHER", text="hello")["ok"]
+
+
+def test_a_slack_connect_share_delivers_only_a_stub_of_the_file(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    bot, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    shared = sandbox.share(PDF, stub=True, wait=True)
+    [message] = bot.wait_for(1, event_id=shared["event_ids"][0])
+    [stub] = message.json()["event"]["files"]
+    assert stub == {
+        "id": shared["file_id"],
+        "mode": "file_access",
+        "file_access": "check_file_info",
+    }
+    file = sandbox.slack.files_info(file=shared["file_id"])["file"]
+    assert file["url_private"] == shared["file"]["url_private"] and file["name"] == "q3.pdf"

@@ -37,6 +37,8 @@ class ShareRequest(BaseModel):
     redeliver: int = 0
     wait: bool = False
     fail_download: int | None = None
+    # The event carries only a stub of the file, as Slack Connect shares do: files.info has it.
+    stub: bool = False
 
 
 class MessageRequest(BaseModel):
@@ -112,6 +114,7 @@ def share(body: ShareRequest, request: Request) -> dict[str, Any]:
             thread_ts=body.thread_ts,
             redeliver=body.redeliver,
             wait=body.wait,
+            stub=body.stub,
             base_url=sandbox.base_url(str(request.base_url)),
             mimetype=body.mimetype,
             filetype=body.filetype,

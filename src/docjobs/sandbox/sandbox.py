@@ -145,6 +145,7 @@ class Sandbox:
         base_url: str,
         redeliver: int = 0,
         wait: bool = False,
+        stub: bool = False,
         **file_fields: Any,
     ) -> dict[str, Any]:
         """A user shares a file: their `file_share` message, then its `message` event, then
@@ -176,6 +177,9 @@ class Sandbox:
         )
         with ws.lock:
             event = self.add(message)
+            if stub:  # a Slack Connect share's event names the file only (reference/slack.md 4)
+                stubbed = {"id": shared.id, "mode": "file_access", "file_access": "check_file_info"}
+                event = {**event, "files": [stubbed]}
             shared.message_ts, shared.thread_ts = message.ts, message.thread_ts
             ws.files[shared.id] = shared
         # Never wait for the bot while holding the lock: it calls back into the Web API.

@@ -45,17 +45,17 @@ THREAD_UNREACHABLE = {
 }
 
 
-def render_key(job: Job) -> tuple[object, ...]:
-    return (job.attempt, job.state, job.step, job.percent, job.detail, job.reason)
-
-
 def _shown_field(job: Job) -> str:
     return f"shown:{job.attempt}"
 
 
 def _shown(job: Job) -> str:
-    """The render key as the job record keeps it: what the progress message shows."""
-    return repr(render_key(job))
+    """What the progress message shows of the job, as the job record keeps it."""
+    return repr((job.attempt, job.state, job.step, job.percent, job.detail, job.reason))
+
+
+def _method_of(exc: SlackApiError) -> str:
+    return str(exc.response.api_url).rsplit("/", 1)[-1]
 
 
 class Reporter:
@@ -154,7 +154,7 @@ class Reporter:
                 logger.error(
                     "job %s: its thread cannot be reached (%s: %s); dropping %d event(s)",
                     job_id,
-                    exc.response.api_url.rsplit("/", 1)[-1],
+                    _method_of(exc),
                     error,
                     len(self.pending.get(job_id, ())),
                 )
@@ -254,9 +254,8 @@ class Reporter:
         except SlackApiError as exc:
             # Slack refused it for good (too many reactions, a missing scope, the message
             # gone): recorded as given, so neither the thread nor later renders wait on it.
-            method = exc.response.api_url.rsplit("/", 1)[-1]
             error = exc.response.get("error", "")
-            logger.warning("job %s: %s refused (%s); going without", job.id, method, error)
+            logger.warning("job %s: %s refused (%s); going without", job.id, _method_of(exc), error)
             self.store.set_fields(job.id, reaction=REACTIONS[job.state])
         return None
 

@@ -157,3 +157,22 @@ def test_a_share_whose_event_names_only_the_file_still_gets_its_outcome(
     assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done: *q3-report.pdf*")
     asked = stack.calls(method="files.info")["calls"][asked_before:]
     assert [c["ok"] for c in asked] == [True]
+
+
+def test_a_stub_share_slack_will_not_describe_gets_a_private_answer(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The share's event is acked before files.info is asked: when Slack keeps failing that
+    call, the sharer is told, not left waiting for a job that never comes."""
+    fault = {"method": "files.info", "mode": "500", "count": 10}
+    stack.http.post(f"{stack.sandbox_url}/control/faults", json=fault).raise_for_status()
+    try:
+        pdf = write_sample_pdf(tmp_path / "q4-report.pdf", pages=1).read_bytes()
+        shared = stack.share(pdf, stub=True)
+        answers = wait_until(lambda: stack.ephemerals(user="U0ALICE", channel=shared["channel"]))
+    finally:
+        stack.heal_slack_calls()
+    assert answers[0]["text"].startswith(":warning: I did not queue the file you just shared")
+    assert "Share it again" in answers[0]["text"]
+    assert answers[0].get("thread_ts") == shared["ts"]
+    assert bot_replies(stack.thread(shared["channel"], shared["ts"])) == []

@@ -106,6 +106,14 @@ def build_rejection_text(file_name: str, reason: str) -> str:
     return f":warning: I did not queue *{escape(file_name)}*: {reason}"
 
 
+def build_lookup_failed_text(error: str) -> str:
+    return (
+        ":warning: I did not queue the file you just shared: Slack would not show it to me "
+        f"({escape(error)}). Share it again in a few minutes; if this keeps happening, ask "
+        "whoever runs docjobs to check that the app has the files:read scope."
+    )
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 

@@ -121,6 +121,30 @@ def test_response_url_answers_are_ephemeral_or_in_channel_and_limited(
     assert used.status_code == 404 and used.json()["error"] == "used_url"
 
 
+def test_response_url_refuses_what_chat_post_message_would(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    _, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    url = sandbox.control("POST", "command", json={"channel": CHANNEL, "user": ALICE})[
+        "response_url"
+    ]
+    too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    refused = [
+        ({"text": "hi", "blocks": "[]"}, "invalid_blocks"),  # a string, not a list
+        ({"text": "hi", "blocks": [too_long]}, "invalid_blocks"),
+        ({"text": "hi", "blocks": [{"type": "no_such_block"}]}, "invalid_blocks"),
+        ({"response_type": "ephemeral"}, "no_text"),
+    ]
+    for body, error in refused:
+        answer = httpx.post(url, json=body)
+        assert (answer.status_code, answer.json()["error"]) == (400, error)
+    assert seen_by_alice(sandbox) == []
+    # Refused bodies do not use up the URL's five uses.
+    for n in range(5):
+        assert httpx.post(url, json={"text": f"answer {n}"}).status_code == 200
+
+
 def test_a_click_sends_block_actions_and_response_url_can_replace_or_delete(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:

@@ -24,6 +24,7 @@ from docjobs.sandbox.payloads import (
 from docjobs.sandbox.responses import (
     ResponseUrlError,
     apply_response,
+    check_response,
     show_command_answer,
     use_response_url,
 )
@@ -185,6 +186,11 @@ async def response_url(response_id: str, request: Request) -> JSONResponse:
         return JSONResponse({"ok": False, "error": "invalid_payload"}, status_code=400)
     if not isinstance(body, dict):
         return JSONResponse({"ok": False, "error": "invalid_payload"}, status_code=400)
+    try:
+        check_response(body)
+    except SlackError as exc:
+        sandbox.log_call("response_url", status=400, ok=False, error=exc.code)
+        return JSONResponse({"ok": False, "error": exc.code}, status_code=400)
     try:
         target = use_response_url(sandbox, response_id)
         done = apply_response(sandbox, target, body, source="response_url")

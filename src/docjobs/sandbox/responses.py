@@ -9,6 +9,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from docjobs.sandbox.delivery import Attempt
+from docjobs.sandbox.errors import SlackError
+from docjobs.sandbox.methods.chat import check_blocks
 from docjobs.sandbox.models import Ephemeral
 from docjobs.sandbox.state import ResponseTarget
 
@@ -35,6 +37,16 @@ def use_response_url(sandbox: Sandbox, response_id: str) -> ResponseTarget:
             raise ResponseUrlError("used_url")
         target.uses += 1
         return target
+
+
+def check_response(body: dict[str, Any]) -> None:
+    """Raise Slack's error for a response_url body it would refuse: laid out as
+    chat.postMessage lays out a message, so the same blocks are refused."""
+    if _truthy(body.get("delete_original")):
+        return
+    if not body.get("text") and not body.get("blocks"):
+        raise SlackError("no_text")
+    check_blocks(body.get("blocks") or [])
 
 
 def apply_response(

@@ -22,11 +22,11 @@ def _content(call: Call) -> dict[str, Any]:
     text, blocks = call.text("text"), call.args.get("blocks") or []
     if not text and not blocks:
         raise SlackError("no_text")
-    _check_blocks(blocks)
+    check_blocks(blocks)
     return {"text": text, "blocks": blocks}
 
 
-def _check_blocks(blocks: object) -> None:
+def check_blocks(blocks: object) -> None:
     """Slack refuses blocks it cannot lay out (a section's text over 3,000 characters, a
     button's over 75, an unknown type, over 50 blocks): judged by slack_sdk's own models,
     which carry Slack's limits."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,14 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return self.data_dir / "docjobs.sqlite3"
+
+    @property
+    def trusted_file_hosts(self) -> tuple[str, ...]:
+        """Where, besides Slack's file hosts, the worker may send the bot token: SLACK_API_URL's
+        host, which serves the files too when it stands in for Slack (the sandbox)."""
+        if not self.slack_api_url:
+            return ()
+        return (urlsplit(self.slack_api_url).netloc.lower(),)
 
     def split_min_pages_for(self, reader: str) -> int:
         """The page count past which a PDF `reader` ("pdfium" or "pypdf") reads is split."""

@@ -87,3 +87,22 @@ def test_a_file_deleted_before_the_bot_looked_needs_no_answer(deps: Deps, error:
     slack = RefusingSlack(error)
     share(slack, deps)
     assert slack.told == [] and deps.queue.sent == []
+
+
+def test_a_pdf_stored_outside_slack_is_refused_before_its_link_is_fetched(deps: Deps) -> None:
+    external = {
+        "id": "F0DRIVE",
+        "name": "plan.pdf",
+        "mimetype": "application/pdf",
+        "filetype": "pdf",
+        "mode": "external",
+        "is_external": True,
+        "external_type": "gdrive",
+        "url_private": "https://docs.google.com/document/d/1/export?format=pdf",
+    }
+    event = {**STUB_EVENT, "files": [external]}
+    slack = RefusingSlack("unused")
+    handle_file_share(event, cast(WebClient, slack), cast(BotDeps, deps))
+    [told] = slack.told
+    assert "*plan.pdf*" in told["text"] and "stored outside Slack" in told["text"]
+    assert deps.queue.sent == [] and deps.store.recent_ids(channel="C0SHARED") == []

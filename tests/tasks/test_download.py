@@ -8,7 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docjobs.jobs.errors import CorruptPdf, DownloadFailed, FileUnavailable, NotAPdf, TooLarge
+from docjobs.jobs.errors import (
+    CorruptPdf,
+    DownloadFailed,
+    FileUnavailable,
+    NotAPdf,
+    NotInSlack,
+    TooLarge,
+)
 from docjobs.tasks.download import download_file, looks_like_pdf
 
 URL = "https://files.slack.com/files-pri/T1-F1/download/report.pdf"
@@ -195,3 +202,54 @@ def test_pdf_sniffing_follows_what_readers_accept() -> None:
     assert looks_like_pdf(b"%\xe2\xe3\xcf\xd3\n1 0 obj \n<<\n/Pages 2 0 R")
     assert not looks_like_pdf(b"PK\x03\x04 word/document.xml")
     assert not looks_like_pdf(b"Version 1 0 objectives for the quarter")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://docs.example.com/export?format=pdf",  # an external file's link
+        "https://files.slack.com.evil.example/report.pdf",
+        "https://evilslack.com/report.pdf",
+        "http://files.slack.com/report.pdf",  # the token never goes in clear
+        "https://127.0.0.1:9000/report.pdf",
+    ],
+)
+def test_the_token_never_goes_to_a_link_outside_slack(tmp_path: Path, url: str) -> None:
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, content=PDF)
+
+    with client_for(handler) as client, pytest.raises(NotInSlack, match="outside Slack"):
+        download_file(url, token="xoxb-test", dest_dir=tmp_path, max_bytes=10**6, client=client)
+    assert asked == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "trusted"),
+    [
+        ("https://files.slack.com/files-pri/T1-F1/download/a.pdf", ()),
+        ("https://files.slack-gov.com/files-pri/T1-F1/download/a.pdf", ()),
+        ("http://127.0.0.1:9000/files/F1/a.pdf", ("127.0.0.1:9000",)),  # SLACK_API_URL's host
+    ],
+)
+def test_slack_and_the_configured_host_get_the_token(
+    tmp_path: Path, url: str, trusted: tuple[str, ...]
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=PDF, headers={"Content-Type": "application/pdf"})
+
+    with client_for(handler) as client:
+        download_file(
+            url,
+            token="xoxb-test",
+            dest_dir=tmp_path,
+            max_bytes=10**6,
+            client=client,
+            trusted_hosts=trusted,
+        )
+    assert seen[0].headers["Authorization"] == "Bearer xoxb-test"

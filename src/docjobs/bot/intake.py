@@ -28,6 +28,7 @@ class SharedFile:
     message_ts: str
     thread_ts: str
     team: str = ""
+    external: bool = False  # stored outside Slack (Google Drive and the like)
 
     @classmethod
     def from_event(cls, event: dict[str, Any], file: dict[str, Any]) -> SharedFile:
@@ -43,6 +44,7 @@ class SharedFile:
             message_ts=event["ts"],
             thread_ts=event.get("thread_ts") or event["ts"],
             team=event.get("team", ""),
+            external=bool(file.get("is_external")) or file.get("mode") == "external",
         )
 
 
@@ -56,6 +58,11 @@ def rejection_reason(shared: SharedFile, *, max_bytes: int) -> str | None:
     if not is_pdf:
         kind = shared.filetype or shared.mimetype or "this kind of file"
         return f"I only process PDFs, and this is {kind}. Export it as a PDF and share that."
+    if shared.external:
+        return (
+            "it is stored outside Slack, so I cannot download it. Save it as a PDF and upload "
+            "that file to Slack."
+        )
     if shared.size > max_bytes:
         return (
             f"it is {shared.size / 1e6:.1f} MB and the limit is {max_bytes / 1e6:.0f} MB. "

@@ -21,7 +21,14 @@ REACTIONS = {
 }
 
 # Failures that retrying the same file cannot change: the reply does not suggest it.
-SAME_ANSWER_ON_RETRY = {"not_pdf", "encrypted", "corrupt", "too_large", "unsupported"}
+SAME_ANSWER_ON_RETRY = {
+    "not_pdf",
+    "encrypted",
+    "corrupt",
+    "too_large",
+    "unsupported",
+    "not_in_slack",
+}
 
 STEP_WORDS = {
     "downloading": "downloading",

@@ -62,6 +62,14 @@ class FileUnavailable(JobError):
     hint = "Check that the app is in this channel and has the files:read scope, then retry."
 
 
+class NotInSlack(FileUnavailable):
+    """A link outside Slack's file hosts: the bot token must not go there."""
+
+    code = "not_in_slack"
+    user_message = "The file is not stored in Slack."
+    hint = "Save it as a PDF, upload that file to Slack and share it."
+
+
 class Cancelled(JobError):
     code = "cancelled"
     user_message = "The job was cancelled."

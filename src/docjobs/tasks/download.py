@@ -8,12 +8,21 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 
-from docjobs.jobs.errors import CorruptPdf, DownloadFailed, FileUnavailable, NotAPdf, TooLarge
+from docjobs.jobs.errors import (
+    CorruptPdf,
+    DownloadFailed,
+    FileUnavailable,
+    NotAPdf,
+    NotInSlack,
+    TooLarge,
+)
 from docjobs.tasks.progress import ProgressFn, overall_percent
 
 logger = logging.getLogger(__name__)
@@ -31,6 +40,9 @@ _RETRYABLE = {408, 425, 429}
 # longest delay between attempts that the broker's visibility timeout is checked against
 # (celery_app). A longer countdown could outlive it and run the task twice.
 MAX_RETRY_AFTER_S = 300.0
+# The domains Slack serves shared files from (files.slack.com; GovSlack's slack-gov.com): the
+# only hosts the bot token is sent to, besides one the operator names (SLACK_API_URL's).
+SLACK_FILE_DOMAINS = ("slack.com", "slack-gov.com")
 _NO_ACCESS = (
     "Slack answered with a web page instead of the file: the app's token lacks access "
     "(is the app in this channel, with the files:read scope?)."
@@ -71,6 +83,17 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
 
 
+def token_may_go_to(url: str, trusted_hosts: Collection[str] = ()) -> bool:
+    """True if `url` is Slack's own file host over https (or a host the operator trusts): a
+    link that points elsewhere must not receive the bot token."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.netloc.lower() in trusted_hosts:
+        return parts.scheme in ("http", "https")
+    is_slack = any(host == d or host.endswith(f".{d}") for d in SLACK_FILE_DOMAINS)
+    return parts.scheme == "https" and is_slack
+
+
 def _download_failed(detail: str, retry_after: float | None = None) -> DownloadFailed:
     return DownloadFailed(detail, retry_after=retry_after)
 
@@ -83,8 +106,13 @@ def download_file(
     max_bytes: int,
     client: httpx.Client | None = None,
     on_progress: ProgressFn | None = None,
+    trusted_hosts: Collection[str] = (),
 ) -> Path:
-    """Stream `url` into a new file in `dest_dir` and return its path; raise a JobError if not."""
+    """Stream `url` into a new file in `dest_dir` and return its path; raise a JobError if not.
+    `trusted_hosts` ("host:port" as in a URL) may get the token besides Slack's file hosts."""
+    if not token_may_go_to(url, trusted_hosts):
+        host = urlsplit(url).hostname or url[:60]
+        raise NotInSlack(f"Its link points outside Slack ({host}).")
     own_client = client is None
     http = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
     fd, name = tempfile.mkstemp(dir=dest_dir, prefix="download-", suffix=".pdf")

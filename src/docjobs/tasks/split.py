@@ -178,6 +178,7 @@ def fetch_job_file(job: Job, ctx: WorkerContext, *, on_progress: ProgressFn | No
             max_bytes=settings.max_file_bytes,
             client=ctx.http,
             on_progress=on_progress,
+            trusted_hosts=settings.trusted_file_hosts,
         ),
         source=job.url,
     )

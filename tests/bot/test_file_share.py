@@ -1,5 +1,6 @@
-"""A stub share whose files.info call fails: acked already, so the sharer is the one told.
-(The sandbox covers the failing call end to end; it cannot delete a file, so "gone" is here.)"""
+"""Shares the sandbox cannot make: a file deleted before the bot looked it up, a PDF stored
+outside Slack, a file shared again in a new message. (A failing files.info call is also
+covered end to end, in tests/e2e/test_share_to_outcome.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from docjobs.bot.deps import BotDeps
-from docjobs.bot.listeners.events.file_share import handle_file_share
+from docjobs.bot.listeners.events.file_share import follow_up, save_files
 from docjobs.jobs.store import JobStore
 from docjobs.settings import Settings
 from tests.bot.test_jobs_command import SentJobs
@@ -60,8 +61,10 @@ class RefusingSlack:
         self.told.append(kwargs)
 
 
-def share(slack: RefusingSlack, deps: Deps) -> None:
-    handle_file_share(STUB_EVENT, cast(WebClient, slack), cast(BotDeps, deps))
+def share(slack: RefusingSlack, deps: Deps, event: dict[str, Any] = STUB_EVENT) -> None:
+    """What the listener does: the part before Slack's ack, then the part after it."""
+    bot_deps = cast(BotDeps, deps)
+    follow_up(event, cast(WebClient, slack), bot_deps, save_files(event, bot_deps))
 
 
 @pytest.fixture
@@ -100,9 +103,43 @@ def test_a_pdf_stored_outside_slack_is_refused_before_its_link_is_fetched(deps: 
         "external_type": "gdrive",
         "url_private": "https://docs.google.com/document/d/1/export?format=pdf",
     }
-    event = {**STUB_EVENT, "files": [external]}
     slack = RefusingSlack("unused")
-    handle_file_share(event, cast(WebClient, slack), cast(BotDeps, deps))
+    share(slack, deps, {**STUB_EVENT, "files": [external]})
     [told] = slack.told
     assert "*plan.pdf*" in told["text"] and "stored outside Slack" in told["text"]
     assert deps.queue.sent == [] and deps.store.recent_ids(channel="C0SHARED") == []
+
+
+PDF_FILE = {
+    "id": "F0PLAN",
+    "name": "plan.pdf",
+    "mimetype": "application/pdf",
+    "filetype": "pdf",
+    "size": 1000,
+    "mode": "hosted",
+    "url_private": "https://files.slack.com/files-pri/T1-F0PLAN/plan.pdf",
+}
+
+
+def test_a_file_shared_again_in_a_new_message_points_its_sharer_at_the_first_job(
+    deps: Deps,
+) -> None:
+    slack = RefusingSlack("unused")
+    first = {**STUB_EVENT, "files": [PDF_FILE]}
+    share(slack, deps, first)
+    share(slack, deps, first)  # Slack's redelivery of the same message: no answer
+    [(job_id, attempt)] = deps.queue.sent
+    assert attempt == 1 and slack.told == []
+    again = {**first, "ts": "1700000100.000200", "user": "U0BOB"}
+    share(slack, deps, again)
+    share(slack, deps, again)
+    [told] = slack.told
+    assert told["user"] == "U0BOB" and told["thread_ts"] == again["ts"]
+    assert f"*plan.pdf* is already job `{job_id}` here" in told["text"]
+    assert deps.queue.sent == [(job_id, 1)]  # still one job, sent once
+
+
+def test_the_job_is_saved_before_the_ack_and_queued_after_it(deps: Deps) -> None:
+    saved = save_files({**STUB_EVENT, "files": [PDF_FILE]}, cast(BotDeps, deps))
+    [job_id] = deps.store.recent_ids(channel="C0SHARED")
+    assert [item.job_id for item in saved] == [job_id] and deps.queue.sent == []

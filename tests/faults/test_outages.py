@@ -39,6 +39,22 @@ def test_redis_restarted_while_jobs_are_queued_running_and_reported(
         assert_one_good_ending(aof_stack, shared, timeout_s=120)
 
 
+def test_a_share_while_redis_is_down_longer_than_a_clients_retries_still_gets_its_job(
+    aof_stack: Stack, aof_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """The job is saved before Slack's ack: while Redis cannot take it, the delivery fails and
+    Slack delivers the share again, instead of an acked share vanishing when the listener's
+    Redis retries (about 33 s) run out."""
+    pdf = write_sample_pdf(tmp_path / "minutes.pdf", pages=2).read_bytes()
+    aof_redis.stop()
+    try:
+        shared = aof_stack.share(pdf, filename="minutes.pdf")
+        time.sleep(38)
+    finally:
+        aof_redis.start()
+    assert_one_good_ending(aof_stack, shared, timeout_s=120)
+
+
 def test_results_service_down_for_30_seconds_while_workers_finish(
     fault_stack: Stack, tmp_path: Path
 ) -> None:

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from docjobs.bot.queue import JobQueue
 from docjobs.jobs.model import Job
 from docjobs.jobs.store import JobStore
 
@@ -73,8 +72,9 @@ def rejection_reason(shared: SharedFile, *, max_bytes: int) -> str | None:
     return None
 
 
-def accept_share(store: JobStore, queue: JobQueue, shared: SharedFile) -> tuple[bool, str]:
-    """Create the job (once per channel and file) and queue it; returns (created, job id)."""
+def save_share(store: JobStore, shared: SharedFile) -> tuple[bool, str]:
+    """Create the job (once per channel and file); returns (created, job id). Queueing it is
+    the caller's, after Slack's ack; until then the sweeper counts it as never sent."""
     job = Job(
         id="",
         channel=shared.channel,
@@ -91,7 +91,6 @@ def accept_share(store: JobStore, queue: JobQueue, shared: SharedFile) -> tuple[
     created, job_id = store.create(job)
     if created:
         logger.info("job %s created for %s in %s", job_id, shared.id, shared.channel)
-        queue.enqueue(job_id, 1)
     else:
         logger.info("job %s already exists for %s in %s", job_id, shared.id, shared.channel)
     return created, job_id

@@ -113,6 +113,20 @@ def build_rejection_text(file_name: str, reason: str) -> str:
     return f":warning: I did not queue *{escape(file_name)}*: {reason}"
 
 
+def build_reshare_text(job: Job) -> str:
+    """For a file shared again where it already has a job: one job per file and channel."""
+    name = f"*{escape(job.file_name)}*"
+    if not job.is_final:
+        return f":information_source: {name} is already job `{job.id}` here; see its thread."
+    if job.state is State.SUCCEEDED:
+        return f":information_source: {name} was already processed here as job `{job.id}`."
+    ended = "failed" if job.state is State.FAILED else "was cancelled"
+    return (
+        f":information_source: {name} is already job `{job.id}` here, which {ended}. "
+        f"To run it again: `/jobs retry {job.id}`."
+    )
+
+
 def build_lookup_failed_text(error: str) -> str:
     return (
         ":warning: I did not queue the file you just shared: Slack would not show it to me "

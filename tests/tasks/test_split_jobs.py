@@ -33,7 +33,7 @@ from docjobs.tasks.split_plan import SplitPlan
 from docjobs.tasks.store import ChunkStore
 from tests.support.pdfs import page_words, write_pages_pdf, write_text_pdf
 
-FILE_URL = "https://files.test/doc.pdf"
+FILE_URL = "https://files.slack.com/files-pri/T1-F1/doc.pdf"
 RESULTS_URL = "https://results.test/results"
 
 

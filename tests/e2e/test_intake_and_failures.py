@@ -19,6 +19,7 @@ from docjobs.jobs.connection import connect
 from docjobs.jobs.signing import signed_headers
 from docjobs.jobs.store import JobStore
 from docjobs.sample import write_sample_pdf
+from tests.support import hostile
 from tests.support.servers import wait_until
 from tests.support.stack import (
     OUTCOME_PREFIXES,
@@ -176,6 +177,20 @@ def test_html_named_pdf_fails_at_once_saying_it_is_not_a_pdf(stack: Stack) -> No
     assert "not a PDF" in outcome and "I tried" not in outcome
     [job_id] = jobs_in(stack, shared["channel"])
     assert stack.job(job_id)["retries"] == 0
+
+
+def test_a_reason_quoting_the_file_cannot_mention_the_channel(stack: Stack, tmp_path: Path) -> None:
+    pdf = hostile.write_mention_filter(tmp_path / "odd.pdf").read_bytes()
+    shared = stack.share(pdf, filename="odd.pdf")
+    thread = stack.wait_for_outcome(shared["channel"], shared["ts"])
+    texts = [m["text"] for m in bot_replies(thread)]
+    outcome = texts[-1]
+    plain = "This PDF uses a feature I cannot read."
+    assert outcome.startswith(f":x: I could not process *odd.pdf*: {plain} Details: ")
+    assert "&lt;!channel&gt;" in outcome  # the reader's words, shown as text
+    assert not any("<!channel>" in text for text in texts)
+    # The plain-words sentence comes once, then the reader's own message as labelled detail.
+    assert outcome.count(plain) == 1
 
 
 def test_password_protected_pdf_says_so_and_is_not_retried(stack: Stack, corpus_dir: Path) -> None:

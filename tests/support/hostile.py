@@ -91,3 +91,11 @@ def write_zip_named_pdf(path: Path) -> Path:
         archive.writestr("report.docx", b"not really a document")
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def write_mention_filter(path: Path) -> Path:
+    """A page whose stream names an unknown filter, escaped so that it reads `<!channel>`: a
+    reader's error message quotes it, and a reason passed to Slack unescaped pings everyone."""
+    objects = _page_objects(b"garbage", filter_flate=False, filter_entry=b"/Filter /#3C!channel#3E")
+    path.write_bytes(_pdf(objects))
+    return path

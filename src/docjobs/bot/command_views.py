@@ -40,10 +40,10 @@ def when(epoch: float) -> str:
 def state_phrase(job: Job) -> str:
     if job.state is State.RUNNING:
         step = STEP_WORDS.get(job.step, job.step or "starting")
-        detail = f" {job.detail}" if job.detail else ""
+        detail = f" {escape(job.detail)}" if job.detail else ""
         return f"running — {step}{detail} ({job.percent}%)"
     if job.state is State.RETRYING:
-        return f"retrying — {job.reason} ({job.detail})"
+        return f"retrying — {escape(job.reason)} ({escape(job.detail)})"
     if job.state is State.CANCELLED and job.cancelled_by:
         return f"cancelled by <@{job.cancelled_by}>"
     return job.state.value
@@ -62,7 +62,7 @@ def build_job_detail(job: Job) -> str:
     if job.state is State.SUCCEEDED:
         lines.append(f"*Result:* {job.pages} pages, {job.words:,} words, {job.chunks} chunks")
     if job.state is State.FAILED and job.reason:
-        lines.append(f"*Why it failed:* {job.reason} {job.hint}".rstrip())
+        lines.append(f"*Why it failed:* {escape(job.reason)} {escape(job.hint)}".rstrip())
     lines.append(f"<{thread_link(job)}|Open the thread>")
     return "\n".join(lines)
 
@@ -176,7 +176,8 @@ def describe_retry(verdict: Verdict, job: Job) -> str:
 def build_retired_progress(before: Job, *, by: str) -> tuple[str, list[dict[str, Any]]]:
     """The progress message of an attempt that was retried: no buttons any more, and a pointer
     to the new attempt's message below it (a click on a stale Retry would retry the new one)."""
-    ended = f"failed: {before.reason}" if before.state is State.FAILED else how_it_ended(before)
+    failed = before.state is State.FAILED
+    ended = f"failed: {escape(before.reason)}" if failed else how_it_ended(before)
     text = (
         f":repeat: *{escape(before.file_name)}* — attempt {before.attempt} {ended} — "
         f"<@{by}> retried it as attempt {before.attempt + 1} (below) — job `{before.id}`"

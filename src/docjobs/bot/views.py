@@ -41,7 +41,7 @@ STEP_WORDS = {
 
 def escape(text: str) -> str:
     """Slack reads `&`, `<` and `>` as markup even in a file name: `<!channel>.pdf` must
-    mention nobody."""
+    mention nobody. Reasons too: a PDF reader's error message can quote the file's bytes."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -57,14 +57,15 @@ def build_progress_text(job: Job) -> str:
         return f":hourglass_flowing_sand: {name} is queued — job `{job.id}`"
     if job.state is State.RUNNING:
         step = STEP_WORDS.get(job.step, job.step or "starting")
-        detail = f" {job.detail}" if job.detail else ""
+        detail = f" {escape(job.detail)}" if job.detail else ""
         return f":gear: {name} — {step}{detail} ({job.percent}%) — job `{job.id}`"
     if job.state is State.RETRYING:
-        return f":repeat: {name} — retrying: {job.reason} ({job.detail}) — job `{job.id}`"
+        why = f"{escape(job.reason)} ({escape(job.detail)})"
+        return f":repeat: {name} — retrying: {why} — job `{job.id}`"
     if job.state is State.SUCCEEDED:
         return f":white_check_mark: {name} — done — job `{job.id}`"
     if job.state is State.FAILED:
-        return f":x: {name} — failed: {job.reason} — job `{job.id}`"
+        return f":x: {name} — failed: {escape(job.reason)} — job `{job.id}`"
     by = f" by <@{job.cancelled_by}>" if job.cancelled_by else ""
     return f":no_entry_sign: {name} — cancelled{by} — job `{job.id}`"
 
@@ -95,7 +96,7 @@ def build_outcome_text(job: Job) -> str:
             f"{_count(job.words, 'word')}, {_count(job.chunks, 'chunk')} "
             f"in {job.seconds:.1f} s (job `{job.id}`)."
         ]
-        lines += [f":warning: {warning}" for warning in job.warnings]
+        lines += [f":warning: {escape(warning)}" for warning in job.warnings]
         return "\n".join(lines)
     if job.state is State.FAILED:
         tried = f" I tried {job.retries + 1} times." if job.retries else ""
@@ -104,7 +105,8 @@ def build_outcome_text(job: Job) -> str:
             if job.reason_code in SAME_ANSWER_ON_RETRY
             else (f" Then run `/jobs retry {job.id}` or press Retry.")
         )
-        return f":x: I could not process {name}: {job.reason}{tried}\nWhat to do: {job.hint}{then}"
+        reason, hint = escape(job.reason), escape(job.hint)
+        return f":x: I could not process {name}: {reason}{tried}\nWhat to do: {hint}{then}"
     by = f" by <@{job.cancelled_by}>" if job.cancelled_by else ""
     return f":no_entry_sign: Job `{job.id}` for {name} was cancelled{by}."
 

@@ -140,7 +140,9 @@ def error_for(exc: BaseException, context: str = "") -> JobError:
         return PasswordProtected()
     reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
     prefix = f"{context}; " if context else ""
-    return cls(f"{cls.user_message.rstrip('.')} ({prefix}{reason}).")
+    # The sentence (JobError.sentence) leads with the kind of failure in plain words; the
+    # reader's own message follows as labelled detail, for whoever has to look into it.
+    return cls(f"Details: {prefix}{reason.rstrip('.')}.")
 
 
 # What broken files make pypdf raise besides its own errors (a85decode's ValueError, ...).

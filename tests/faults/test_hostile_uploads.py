@@ -45,6 +45,8 @@ HOSTILE: list[tuple[str, Callable[[Path], Path], str, str | None]] = [
     ("zip", hostile.write_zip_named_pdf, "failed", "not_pdf"),
     ("lying-count", hostile.write_lying_count, "succeeded", None),
     ("xref-loop", hostile.write_xref_loop, "succeeded", None),
+    # Text no UTF-8 encoder takes: stored with U+FFFD in place, not retried as an outage.
+    ("lone-surrogate", hostile.write_lone_surrogate, "succeeded", None),
 ]
 ENGINES = ("pypdf", "auto")
 # pdfium ("auto") skips the 50,000-deep junk in the catalog and reads the one page, where

@@ -99,3 +99,20 @@ def write_mention_filter(path: Path) -> Path:
     objects = _page_objects(b"garbage", filter_flate=False, filter_entry=b"/Filter /#3C!channel#3E")
     path.write_bytes(_pdf(objects))
     return path
+
+
+def write_lone_surrogate(path: Path) -> Path:
+    """A page whose font's ToUnicode map turns "A" into a lone surrogate (U+D800) and "B" into
+    NUL: text no UTF-8 encoder takes."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def "
+        b"1 begincodespacerange <00> <FF> endcodespacerange "
+        b"2 beginbfchar <41> <D800> <42> <0000> endbfchar "
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    text = b"BT /F1 12 Tf 72 720 Td (" + b"AB hello world " * 5 + b") Tj ET"
+    objects = _page_objects(text, filter_flate=False)
+    objects[4] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>"
+    objects.append(b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream")
+    path.write_bytes(_pdf(objects))
+    return path

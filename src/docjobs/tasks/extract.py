@@ -10,6 +10,7 @@ takes some damaged files for empty ones).
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import zlib
 from collections import Counter
@@ -49,6 +50,17 @@ except ImportError:  # pragma: no cover - billiard comes with celery
 
 PageFn = Callable[[int, int], None]
 ENGINES = ("pypdf", "pdfium", "auto")
+
+
+# A lone surrogate (a ToUnicode map can yield one) cannot be encoded as UTF-8: the store, the
+# embedder and Slack would all refuse the page. NUL is dropped: SQLite and JSON consumers trip.
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """A page's text as every later step can take it: lone surrogates become U+FFFD."""
+    text = text.replace("\x00", "")
+    return _UNENCODABLE.sub("\ufffd", text) if _UNENCODABLE.search(text) else text
 
 
 class PageText(NamedTuple):

@@ -20,6 +20,7 @@ from docjobs.tasks.extract import (
     PageRange,
     PageText,
     check_page_count,
+    clean_text,
     file_identity,
     log_failure,
 )
@@ -76,6 +77,7 @@ def extract_with_pdfium(
                 try:
                     textpage = page.get_textpage()
                     text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n")
+                    text = clean_text(text)
                     textpage.close()
                     if len(text) < min_chars_per_page:  # looking for images costs more than text
                         image_pages += _paints_an_image(page)

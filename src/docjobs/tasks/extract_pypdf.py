@@ -15,6 +15,7 @@ from docjobs.tasks.extract import (
     PageRange,
     PageText,
     check_page_count,
+    clean_text,
     error_for,
     file_identity,
     finish,
@@ -93,7 +94,7 @@ def extract_with_pypdf(
             text = ""
             try:
                 page = reader.pages[number - 1]
-                text = page.extract_text() or ""
+                text = clean_text(page.extract_text() or "")
                 if len(text) < min_chars_per_page:
                     image_pages += _has_images(page)
             except NEVER_SWALLOW:

@@ -143,3 +143,13 @@ def test_the_job_is_saved_before_the_ack_and_queued_after_it(deps: Deps) -> None
     saved = save_files({**STUB_EVENT, "files": [PDF_FILE]}, cast(BotDeps, deps))
     [job_id] = deps.store.recent_ids(channel="C0SHARED")
     assert [item.job_id for item in saved] == [job_id] and deps.queue.sent == []
+
+
+def test_a_file_over_the_size_limit_is_refused_in_the_units_the_worker_uses(deps: Deps) -> None:
+    limit = deps.settings.max_file_bytes
+    slack = RefusingSlack("unused")
+    share(slack, deps, {**STUB_EVENT, "files": [{**PDF_FILE, "size": limit + 10 * 2**20}]})
+    [told] = slack.told
+    limit_mb = limit / 2**20
+    assert f"it is {limit_mb + 10:.1f} MB and the limit is {limit_mb:.1f} MB" in told["text"]
+    assert deps.queue.sent == []

@@ -8,6 +8,7 @@ from typing import Any
 
 from docjobs.jobs.model import Job
 from docjobs.jobs.store import JobStore
+from docjobs.tasks.download import format_mb
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def rejection_reason(shared: SharedFile, *, max_bytes: int) -> str | None:
         )
     if shared.size > max_bytes:
         return (
-            f"it is {shared.size / 1e6:.1f} MB and the limit is {max_bytes / 1e6:.0f} MB. "
+            f"it is {format_mb(shared.size)} and the limit is {format_mb(max_bytes)}. "
             "Split it into smaller PDFs and share those."
         )
     if not shared.url:

@@ -119,3 +119,25 @@ def test_a_job_past_its_time_limit_fails_and_the_worker_carries_on(
     thread = stack.wait_for_outcome(good["channel"], good["ts"], timeout_s=60)
     assert bot_replies(thread)[-1]["text"].startswith(":white_check_mark: Done")
     assert stack.children["worker"].poll() is None
+
+
+@pytest.fixture
+def small_memory_stack(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[Stack]:
+    """The default engine (`auto`) with a lower address-space cap, so that pdfium runs out of
+    memory (and aborts its process) in about a second rather than eight."""
+    limits = {"DOCJOBS_WORKER_MEMORY_LIMIT_MB": "800", "DOCJOBS_LEASE_TTL_S": "3"}
+    with running_stack(redis_server.url, tmp_path / "stack", extra_env=limits) as stack:
+        yield stack
+
+
+def test_a_pdf_that_aborts_pdfium_is_read_by_pypdf_on_the_next_run(
+    small_memory_stack: Stack, tmp_path: Path
+) -> None:
+    stack = small_memory_stack
+    pdf = hostile.write_self_drawing_form(tmp_path / "loop.pdf").read_bytes()
+    shared = stack.share(pdf, filename="loop.pdf")
+    thread = stack.wait_for_outcome(shared["channel"], shared["ts"], timeout_s=90)
+    outcome = bot_replies(thread)[-1]["text"]
+    assert outcome.startswith(":white_check_mark: Done: *loop.pdf* — 1 page"), outcome
+    assert "SIGABRT" in stack.log("worker") or "signal 6" in stack.log("worker")
+    assert stack.children["worker"].poll() is None

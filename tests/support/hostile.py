@@ -116,3 +116,24 @@ def write_lone_surrogate(path: Path) -> Path:
     objects.append(b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream")
     path.write_bytes(_pdf(objects))
     return path
+
+
+def write_self_drawing_form(path: Path) -> Path:
+    """A page that draws a form XObject which draws itself twice: pdfium recurses until it
+    runs out of memory and aborts its process (SIGABRT); pypdf reads the page's text."""
+    text = b"BT /F1 12 Tf 72 720 Td (A form that draws itself.) Tj ET /X Do"
+    objects = _page_objects(text, filter_flate=False)
+    objects[2] = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /XObject << /X 6 0 R >> /Font << /F1 5 0 R >> >> >>"
+    )
+    form = b"/X Do /X Do"
+    objects.append(
+        b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Length %d"
+        b" /Resources << /XObject << /X 6 0 R >> >> >>\nstream\n"
+        % len(form)
+        + form
+        + b"\nendstream"
+    )
+    path.write_bytes(_pdf(objects))
+    return path

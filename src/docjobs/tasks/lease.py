@@ -95,3 +95,10 @@ def stopped_too_often() -> UnsupportedPdf:
         f"Reading it stopped a worker process {MAX_UNFINISHED_RUNS} times "
         "(it crashed, or ran past the time limit)."
     )
+
+
+def engine_after(deaths: int, engine: str) -> str:
+    """The engine for a run after `deaths` runs in a row died: pdfium aborts its process on
+    some PDFs (native recursion, its own out-of-memory) that pypdf reads or refuses with a
+    Python error, so `auto` reads with pypdf once a run has died."""
+    return "pypdf" if deaths and engine == "auto" else engine

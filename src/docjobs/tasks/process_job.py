@@ -16,6 +16,7 @@ from docjobs.tasks.lease import (
     MAX_UNFINISHED_RUNS,
     JobLease,
     UnfinishedRuns,
+    engine_after,
     stopped_too_often,
 )
 from docjobs.tasks.outcomes import (
@@ -88,7 +89,8 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
         return
     runs = UnfinishedRuns(ctx.redis, f"{job_id}:{attempt}")
     try:
-        if runs.begin() >= MAX_UNFINISHED_RUNS:
+        deaths = runs.begin()
+        if deaths >= MAX_UNFINISHED_RUNS:
             job = ctx.store.get(job_id)
             started = (job.started_at if job else 0.0) or time.time()
             retries = task.request.retries or 0
@@ -96,13 +98,14 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
                 task, job_id, attempt, stopped_too_often(), ctx, retries=retries, started=started
             )
         elif not resume_split(task, job_id, attempt, ctx):
-            _run_leased(task, job_id, attempt, ctx)
+            engine = engine_after(deaths, ctx.settings.extract_engine)
+            _run_leased(task, job_id, attempt, ctx, engine=engine)
     finally:
         runs.end()
         lease.release()
 
 
-def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
+def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext, *, engine: str) -> None:
     settings, store = ctx.settings, ctx.store
     # The job's own count, not only the message's: a message the sweeper or a lease re-poll
     # sent carries none, and must not give the attempt its retries again.
@@ -132,7 +135,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
     split = False
     try:
         path = fetch_job_file(job, ctx, on_progress=progress)
-        split = start_split(task, job_id, attempt, path, ctx, progress)
+        split = start_split(task, job_id, attempt, path, ctx, progress, engine=engine)
         if split:
             return  # its parts carry on, on any worker process
         outcome = run_pipeline(
@@ -143,7 +146,7 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> No
             should_cancel=progress.should_cancel,
             embedder=ctx.embedder,
             store=ctx.chunks,
-            engine=settings.extract_engine,
+            engine=engine,
         )
     except Exception as caught:  # noqa: BLE001 - every failure becomes a JobError, below
         exc = job_error_for(caught, settings, job_id=job_id)

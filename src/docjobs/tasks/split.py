@@ -23,7 +23,13 @@ from docjobs.tasks.context import WorkerContext
 from docjobs.tasks.download import download_file
 from docjobs.tasks.extract import count_pages, extract_pages
 from docjobs.tasks.extract_pdfium import file_digest, trust_checked
-from docjobs.tasks.lease import MAX_UNFINISHED_RUNS, JobLease, UnfinishedRuns, stopped_too_often
+from docjobs.tasks.lease import (
+    MAX_UNFINISHED_RUNS,
+    JobLease,
+    UnfinishedRuns,
+    engine_after,
+    stopped_too_often,
+)
 from docjobs.tasks.outcomes import handle_failure, job_error_for
 from docjobs.tasks.part_chunks import chunk_part
 from docjobs.tasks.part_files import part_files
@@ -44,7 +50,14 @@ def part_lease_name(job_id: str, attempt: int, index: int) -> str:
 
 
 def start_split(
-    task: Task, job_id: str, attempt: int, path: Path, ctx: WorkerContext, progress: ProgressFn
+    task: Task,
+    job_id: str,
+    attempt: int,
+    path: Path,
+    ctx: WorkerContext,
+    progress: ProgressFn,
+    *,
+    engine: str,
 ) -> bool:
     """Split the downloaded job into parts and send them, if it is big enough; returns whether
     it did (the caller's work is then done). `path` is where part_files keeps the job's file,
@@ -52,7 +65,7 @@ def start_split(
     settings = ctx.settings
     if settings.split_min_pages <= 0:
         return False
-    counted = count_pages(path, engine=settings.extract_engine)
+    counted = count_pages(path, engine=engine)
     if counted is None or counted.pages > settings.max_pages:
         return False  # one pass says why it cannot read it, or that it is too long
     pages, least = counted.pages, settings.split_min_pages_for(counted.reader)
@@ -148,12 +161,14 @@ def run_part(
             return
         runs = UnfinishedRuns(ctx.redis, part_lease_name(job_id, attempt, index))
         try:
-            if runs.begin() >= MAX_UNFINISHED_RUNS:
+            deaths = runs.begin()
+            if deaths >= MAX_UNFINISHED_RUNS:
                 retries = task.request.retries or 0
                 _fail_part(task, job, index, stopped_too_often(), plan, ctx, retries=retries)
                 done = None
             else:
-                done = _read_part(task, job, index, specs, plan, ctx)
+                engine = engine_after(deaths, ctx.settings.extract_engine)
+                done = _read_part(task, job, index, specs, plan, ctx, engine=engine)
         finally:
             runs.end()
             lease.release()
@@ -185,7 +200,14 @@ def fetch_job_file(job: Job, ctx: WorkerContext, *, on_progress: ProgressFn | No
 
 
 def _read_part(
-    task: Task, job: Job, index: int, specs: list[PartSpec], plan: SplitPlan, ctx: WorkerContext
+    task: Task,
+    job: Job,
+    index: int,
+    specs: list[PartSpec],
+    plan: SplitPlan,
+    ctx: WorkerContext,
+    *,
+    engine: str,
 ) -> int | None:
     """Read, chunk and embed the part's pages and store them; the parts done, or None if the
     part stopped (cancelled, superseded, failed, or to be retried)."""
@@ -204,7 +226,7 @@ def _read_part(
             on_page=watch.on_page,
             should_cancel=watch.should_stop,
             min_chars_per_page=settings.min_chars_per_page,
-            engine=settings.extract_engine,
+            engine=engine,
             first_page=first_page,
             last_page=last_page,
             readers=part_files.readers,

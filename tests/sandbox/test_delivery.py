@@ -5,6 +5,7 @@ same event_id."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import httpx
@@ -355,3 +356,45 @@ def test_a_slack_connect_share_delivers_only_a_stub_of_the_file(
     }
     file = sandbox.slack.files_info(file=shared["file_id"])["file"]
     assert file["url_private"] == shared["file"]["url_private"] and file["name"] == "q3.pdf"
+
+
+def test_one_share_carries_several_files_each_with_its_file_shared_event(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> None:
+    """Slack lets a message carry up to 10 files: one `message` event names them all, then a
+    `file_shared` event comes for each."""
+    bot, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    contents = [PDF + bytes([n]) for n in range(3)]
+    files = [
+        {"filename": f"part-{n}.pdf", "content_b64": base64.b64encode(content).decode()}
+        for n, content in enumerate(contents)
+    ]
+    body = {"channel": CHANNEL, "user": ALICE, "text": "all three", "files": files}
+    shared = sandbox.control("POST", "share", json={**body, "wait": True})
+    message, *file_events = bot.wait_for(4)
+    assert [message.event_id, *sorted(e.event_id for e in file_events)] == [
+        shared["event_ids"][0],
+        *sorted(shared["event_ids"][1:]),
+    ]
+    event = message.json()["event"]
+    assert (
+        [f["id"] for f in event["files"]]
+        == shared["file_ids"]
+        == [f["id"] for f in shared["files"]]
+    )
+    assert shared["file_id"] == shared["file_ids"][0] and event["ts"] == shared["ts"]
+    assert sorted(e.json()["event"]["file_id"] for e in file_events) == sorted(shared["file_ids"])
+    for file, content in zip(event["files"], contents, strict=True):
+        download = httpx.get(file["url_private"], headers={"Authorization": f"Bearer {TOKEN}"})
+        assert download.content == content
+        info = sandbox.slack.files_info(file=file["id"])["file"]
+        assert info["shares"]["public"][CHANNEL][0]["ts"] == shared["ts"]
+
+    share_url = f"{sandbox.url}/control/share"
+    too_many = sandbox.http.post(share_url, json={**body, "files": files * 4})
+    assert too_many.status_code == 422
+    both = sandbox.http.post(share_url, json={**body, "filename": "one.pdf"})
+    assert both.status_code == 422
+    neither = sandbox.http.post(share_url, json={"channel": CHANNEL, "user": ALICE})
+    assert neither.status_code == 422

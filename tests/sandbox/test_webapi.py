@@ -287,3 +287,53 @@ def test_a_file_shared_in_a_thread_is_a_reply_there(sandbox: Running) -> None:
     assert info["shares"]["public"][CHANNEL] == [
         {"ts": shared["ts"], "thread_ts": parent, "channel_name": CHANNEL.lower()}
     ]
+
+
+def test_replies_are_read_since_oldest_and_page_by_page_as_slack_reads_them(
+    sandbox: Running,
+) -> None:
+    slack = sandbox.slack
+    parent = sandbox.say("a busy thread")["ts"]
+    stamps = [
+        slack.chat_postMessage(channel=CHANNEL, thread_ts=parent, text=f"reply {n}")["ts"]
+        for n in range(6)
+    ]
+
+    def shown(**args: object) -> list[str]:
+        reply = slack.conversations_replies(channel=CHANNEL, ts=parent, **args)
+        return [m["ts"] for m in reply["messages"]]
+
+    # The parent heads the answer whatever the bounds; the bounds themselves are exclusive
+    # unless `inclusive`.
+    assert shown(oldest=stamps[2]) == [parent, *stamps[3:]]
+    assert shown(oldest=stamps[2], latest=stamps[4]) == [parent, stamps[3]]
+    assert shown(oldest=stamps[2], latest=stamps[4], inclusive=True) == [parent, *stamps[2:5]]
+    assert error_of(slack.conversations_replies, channel=CHANNEL, ts=parent, oldest="x") == (
+        "invalid_arguments"
+    )
+
+    # A cursor names where the next page starts: a reply deleted between two pages makes the
+    # next one skip nothing, and the bounds hold on every page.
+    first = slack.conversations_replies(channel=CHANNEL, ts=parent, oldest=stamps[0], limit=3)
+    assert [m["ts"] for m in first["messages"]] == [parent, stamps[1], stamps[2]]
+    assert first["has_more"]
+    slack.chat_delete(channel=CHANNEL, ts=stamps[2])
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = slack.conversations_replies(
+        channel=CHANNEL, ts=parent, oldest=stamps[0], limit=3, cursor=cursor
+    )
+    assert [m["ts"] for m in rest["messages"]] == stamps[3:] and not rest["has_more"]
+    assert rest["response_metadata"]["next_cursor"] == ""
+    assert error_of(slack.conversations_replies, channel=CHANNEL, ts=parent, cursor="%%") == (
+        "invalid_cursor"
+    )
+
+    # History pages the other way, newest first.
+    said = [sandbox.say(f"later {n}")["ts"] for n in range(3)]
+    newest = slack.conversations_history(channel=CHANNEL, oldest=parent, limit=2)
+    assert [m["ts"] for m in newest["messages"]] == said[:0:-1] and newest["has_more"]
+    slack_cursor = newest["response_metadata"]["next_cursor"]
+    older = slack.conversations_history(
+        channel=CHANNEL, oldest=parent, limit=2, cursor=slack_cursor
+    )
+    assert [m["ts"] for m in older["messages"]] == said[:1] and not older["has_more"]

@@ -208,17 +208,30 @@ class Stack:
         **extra: Any,
     ) -> dict[str, Any]:
         """A user shares `content`; a Path is copied by the sandbox from disk (no base64)."""
-        if isinstance(content, Path):
-            file = {"path": str(content)}
-        else:
-            file = {"content_b64": base64.b64encode(content).decode()}
-        body = {
-            "channel": channel or new_channel(),
-            "user": user,
-            "filename": filename,
-            **file,
-            **extra,
-        }
+        return self._share(
+            {"filename": filename, **_upload(content)}, channel=channel, user=user, **extra
+        )
+
+    def share_files(
+        self,
+        files: list[dict[str, Any]],
+        *,
+        channel: str | None = None,
+        user: str = "U0ALICE",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A user shares several files in one message: each a dict of `filename`, `content`
+        (bytes, or a Path) and any other field of the sandbox's file upload."""
+        uploads = [
+            {**{k: v for k, v in file.items() if k != "content"}, **_upload(file["content"])}
+            for file in files
+        ]
+        return self._share({"files": uploads}, channel=channel, user=user, **extra)
+
+    def _share(
+        self, files: dict[str, Any], *, channel: str | None, user: str, **extra: Any
+    ) -> dict[str, Any]:
+        body = {"channel": channel or new_channel(), "user": user, **files, **extra}
         reply = self.http.post(f"{self.sandbox_url}/control/share", json=body)
         reply.raise_for_status()
         return {**reply.json(), "channel": body["channel"]}
@@ -280,6 +293,12 @@ class Stack:
         reply = self.http.get(f"{self.sandbox_url}/control/calls", params=params)
         reply.raise_for_status()
         return reply.json()  # type: ignore[no-any-return]
+
+
+def _upload(content: bytes | Path) -> dict[str, str]:
+    if isinstance(content, Path):
+        return {"path": str(content)}
+    return {"content_b64": base64.b64encode(content).decode()}
 
 
 def new_channel() -> str:

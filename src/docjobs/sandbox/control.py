@@ -17,28 +17,49 @@ from docjobs.sandbox import events
 from docjobs.sandbox.errors import SlackError
 from docjobs.sandbox.faults import Fault
 from docjobs.sandbox.models import Message
-from docjobs.sandbox.sandbox import Sandbox
+from docjobs.sandbox.sandbox import MAX_FILES_PER_MESSAGE, Sandbox
 from docjobs.sandbox.views import ephemerals_view, thread_view
 
 router = APIRouter(prefix="/control")
 
 
-class ShareRequest(BaseModel):
-    channel: str
-    user: str
-    filename: str
+class FileFields(BaseModel):
     content_b64: str | None = None
     path: str | None = None  # a local file, copied (for files too big to send as base64)
     mimetype: str | None = None
     filetype: str | None = None
     title: str | None = None
+    fail_download: int | None = None
+
+
+class FileUpload(FileFields):
+    filename: str
+
+
+class ShareRequest(FileFields):
+    """One file (its fields here) or several in one message (`files`, up to 10)."""
+
+    channel: str
+    user: str
+    filename: str | None = None
+    files: list[FileUpload] | None = None
     thread_ts: str | None = None
     text: str = ""
     redeliver: int = 0
     wait: bool = False
-    fail_download: int | None = None
-    # The event carries only a stub of the file, as Slack Connect shares do: files.info has it.
+    # The event carries only stubs of the files, as Slack Connect shares do: files.info has
+    # the rest.
     stub: bool = False
+
+    def uploads(self) -> list[FileUpload]:
+        if self.files is not None and self.filename is not None:
+            raise HTTPException(422, "give filename or files, not both")
+        if self.files is not None:
+            return self.files
+        if self.filename is None:
+            raise HTTPException(422, "give filename or files")
+        fields = {name: getattr(self, name) for name in FileUpload.model_fields}
+        return [FileUpload(**fields)]
 
 
 class MessageRequest(BaseModel):
@@ -89,43 +110,55 @@ def healthz() -> dict[str, bool]:
 
 @router.post("/share")
 def share(body: ShareRequest, request: Request) -> dict[str, Any]:
-    """A user shares a file; the `message` event, then `file_shared`. Returns the ids."""
+    """A user shares a file, or several in one message; the `message` event, then one
+    `file_shared` per file. Returns the ids."""
     sandbox = _sandbox(request)
-    content, source = None, None
-    if body.content_b64 is not None:
-        try:
-            content = base64.b64decode(body.content_b64, validate=True)
-        except binascii.Error as exc:
-            raise HTTPException(422, "content_b64 is not base64") from exc
-    elif body.path:
-        source = Path(body.path)
-        if not source.is_file():
-            raise HTTPException(422, f"no file at {body.path}")
-    else:
-        raise HTTPException(422, "give content_b64 or path")
+    uploads = body.uploads()
+    if not 1 <= len(uploads) <= MAX_FILES_PER_MESSAGE:
+        raise HTTPException(422, f"a message carries 1 to {MAX_FILES_PER_MESSAGE} files")
     try:
-        shared = sandbox.share(
+        shared = sandbox.share_files(
             user=body.user,
             channel=body.channel,
-            filename=body.filename,
-            content=content,
-            source=source,
+            files=[_file_fields(upload) for upload in uploads],
             text=body.text,
             thread_ts=body.thread_ts,
             redeliver=body.redeliver,
             wait=body.wait,
             stub=body.stub,
             base_url=sandbox.base_url(str(request.base_url)),
-            mimetype=body.mimetype,
-            filetype=body.filetype,
-            title=body.title,
-            fail_download=body.fail_download,  # before the events go: the bot downloads at once
         )
     except SlackError as exc:
         raise HTTPException(422, f"not a channel id: {body.channel!r}") from exc
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
     return shared
+
+
+def _file_fields(upload: FileUpload) -> dict[str, Any]:
+    """`FileStore.add`'s arguments for one upload; a failing download is set before the
+    events go, since the bot downloads at once."""
+    content, source = None, None
+    if upload.content_b64 is not None:
+        try:
+            content = base64.b64decode(upload.content_b64, validate=True)
+        except binascii.Error as exc:
+            raise HTTPException(422, "content_b64 is not base64") from exc
+    elif upload.path:
+        source = Path(upload.path)
+        if not source.is_file():
+            raise HTTPException(422, f"no file at {upload.path}")
+    else:
+        raise HTTPException(422, "give content_b64 or path")
+    return {
+        "filename": upload.filename,
+        "content": content,
+        "source": source,
+        "mimetype": upload.mimetype,
+        "filetype": upload.filetype,
+        "title": upload.title,
+        "fail_download": upload.fail_download,
+    }
 
 
 @router.post("/files/{file_id}/fail")

@@ -4,6 +4,7 @@ workspace — posts, edits, deletions, shares — with the events Slack would se
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from docjobs.sandbox.ids import Ids
 from docjobs.sandbox.models import Message
 from docjobs.sandbox.ratelimit import RateLimiter
 from docjobs.sandbox.state import Workspace
+
+# Slack's limit on the files one message may carry.
+MAX_FILES_PER_MESSAGE = 10
 
 
 class Sandbox:
@@ -148,24 +152,50 @@ class Sandbox:
         stub: bool = False,
         **file_fields: Any,
     ) -> dict[str, Any]:
-        """A user shares a file: their `file_share` message, then its `message` event, then
-        the separate `file_shared` event — the two events Slack sends for one share."""
+        """A user shares one file (see `share_files`)."""
+        upload = {"filename": filename, "content": content, "source": source, **file_fields}
+        return self.share_files(
+            user=user,
+            channel=channel,
+            files=[upload],
+            text=text,
+            thread_ts=thread_ts,
+            base_url=base_url,
+            redeliver=redeliver,
+            wait=wait,
+            stub=stub,
+        )
+
+    def share_files(
+        self,
+        *,
+        user: str,
+        channel: str,
+        files: Sequence[dict[str, Any]],
+        text: str = "",
+        thread_ts: str | None = None,
+        base_url: str,
+        redeliver: int = 0,
+        wait: bool = False,
+        stub: bool = False,
+    ) -> dict[str, Any]:
+        """A user shares up to 10 files in one message (each given as `FileStore.add`'s
+        arguments, but user and channel): the `file_share` message carrying them all, its
+        `message` event, then one `file_shared` event per file — the events Slack sends."""
+        if not 1 <= len(files) <= MAX_FILES_PER_MESSAGE:
+            raise ValueError(f"a message carries 1 to {MAX_FILES_PER_MESSAGE} files")
         ws = self.workspace
         with ws.lock:
             ws.open_channel(channel)
             if thread_ts and ws.thread_root(channel, thread_ts) is None:
                 raise LookupError(f"no message {thread_ts} in {channel}")
-        shared = self.files.add(
-            user=user,
-            channel=channel,
-            filename=filename,
-            content=content,
-            source=source,
-            **file_fields,
-        )
-        file_object = shared.to_api(
-            base_url=base_url, team_id=self.config.team_id, team_domain=self.config.team_domain
-        )
+        shared = [self.files.add(user=user, channel=channel, **upload) for upload in files]
+        file_objects = [
+            one.to_api(
+                base_url=base_url, team_id=self.config.team_id, team_domain=self.config.team_domain
+            )
+            for one in shared
+        ]
         message = Message(
             channel=channel,
             text=text,
@@ -173,31 +203,39 @@ class Sandbox:
             thread_ts=thread_ts,
             subtype="file_share",
             blocks=events.rich_text(text),
-            files=[file_object],
+            files=file_objects,
         )
         with ws.lock:
             event = self.add(message)
-            if stub:  # a Slack Connect share's event names the file only (reference/slack.md 4)
-                stubbed = {"id": shared.id, "mode": "file_access", "file_access": "check_file_info"}
-                event = {**event, "files": [stubbed]}
-            shared.message_ts, shared.thread_ts = message.ts, message.thread_ts
-            ws.files[shared.id] = shared
+            if stub:  # a Slack Connect share's event names the files only (reference/slack.md 4)
+                stubs = [
+                    {"id": one.id, "mode": "file_access", "file_access": "check_file_info"}
+                    for one in shared
+                ]
+                event = {**event, "files": stubs}
+            for one in shared:
+                one.message_ts, one.thread_ts = message.ts, message.thread_ts
+                ws.files[one.id] = one
         # Never wait for the bot while holding the lock: it calls back into the Web API.
         message_event_id = self._send(message, event, redeliver=redeliver, wait=wait)
-        file_event = events.file_shared_event(
-            file_id=shared.id, channel=channel, user=user, event_ts=self.ids.next_ts()
-        )
-        # Slack's order: the `message` event first, then `file_shared`.
-        file_event_id = (
-            None
-            if channel in ws.without_bot
-            else self.deliverer.send_event(file_event, wait=wait, after=message_event_id)
-        )
+        file_event_ids = []
+        for one in shared:
+            file_event = events.file_shared_event(
+                file_id=one.id, channel=channel, user=user, event_ts=self.ids.next_ts()
+            )
+            # Slack's order: the `message` event first, then `file_shared`.
+            file_event_ids.append(
+                None
+                if channel in ws.without_bot
+                else self.deliverer.send_event(file_event, wait=wait, after=message_event_id)
+            )
         return {
-            "file_id": shared.id,
+            "file_id": shared[0].id,
+            "file_ids": [one.id for one in shared],
             "ts": message.ts,
             "channel": channel,
             "thread_ts": message.thread_ts,
-            "file": file_object,
-            "event_ids": [message_event_id, file_event_id],
+            "file": file_objects[0],
+            "files": file_objects,
+            "event_ids": [message_event_id, *file_event_ids],
         }

@@ -3,6 +3,7 @@ person sees in the job's thread when Slack refuses a call or a reporter dies mid
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -15,11 +16,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from docjobs.bot.pacing import SlackPacer
-from docjobs.bot.reporter import OUTCOME_KIND, PROGRESS_KIND, Reporter
+from docjobs.bot.reporter import LOOKUP_MARGIN_S, OUTCOME_KIND, PROGRESS_KIND, Reporter
 from docjobs.bot.slack_calls import Deferred, SlackCalls
 from docjobs.jobs.events import EventStream
+from docjobs.jobs.messages import MessageReactions
 from docjobs.jobs.model import Job, State
-from docjobs.jobs.store import JobStore, job_key
+from docjobs.jobs.store import JobStore, job_key, message_index_key
 
 CHANNEL, SHARE_TS = "C0FILES", "1000.000001"
 DONE: dict[str, object] = {"pages": 3, "words": 100, "chunks": 2, "seconds": 1.5}
@@ -39,38 +41,81 @@ def response(method: str, data: dict[str, Any], *, status: int = 200, **headers:
 
 
 class FakeSlack:
-    """One thread (the share's) that posts go into, and refusals queued per method."""
+    """One thread (the share's) that posts go into, the share's reactions, and refusals
+    queued per method. Posts get Slack-like timestamps (now, increasing); replies are read
+    with `oldest`, `limit` and `cursor` as Slack reads them (the parent always first)."""
 
     def __init__(self) -> None:
         self.thread: list[dict[str, Any]] = []
         self.called: list[str] = []
+        self.bodies: list[tuple[str, dict[str, Any]]] = []
         self.refusals: dict[str, list[SlackApiError]] = {}
-        self._ts = itertools.count(2)
+        self.reactions: list[str] = []
+        self.applied_but_failed: set[str] = set()  # methods to carry out, then answer 500
+        self._us = itertools.count(int(time.time() * 1_000_000))
 
     def refuse(self, method: str, error: str, *, status: int = 200, **headers: str) -> None:
         data = {"ok": False, "error": error}
         refusal = SlackApiError(error, response(method, data, status=status, **headers))
         self.refusals.setdefault(method, []).append(refusal)
 
+    def next_ts(self) -> str:
+        seconds, micros = divmod(max(next(self._us), int(time.time() * 1_000_000)), 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
     def api_call(self, method: str, *, json: Any = None, params: Any = None) -> Any:
         body = json or params or {}
         self.called.append(method)
+        self.bodies.append((method, dict(body)))
         if self.refusals.get(method):
             raise self.refusals[method].pop(0)
         data: dict[str, Any] = {"ok": True}
         if method == "chat.postMessage":
-            data["ts"] = f"1000.{next(self._ts):06d}"
+            data["ts"] = self.next_ts()
             self.thread.append({"ts": data["ts"], **body})
         elif method == "chat.update":
             for message in self.thread:
                 if message["ts"] == body["ts"]:
                     message["text"] = body["text"]
         elif method == "conversations.replies":
-            data["messages"] = [{"ts": SHARE_TS}, *self.thread]
+            data.update(self._replies(body))
+        elif method == "reactions.add":
+            if body["name"] in self.reactions:
+                raise SlackApiError("", response(method, {"ok": False, "error": "already_reacted"}))
+            self.reactions.append(body["name"])
+        elif method == "reactions.remove":
+            if body["name"] not in self.reactions:
+                raise SlackApiError("", response(method, {"ok": False, "error": "no_reaction"}))
+            self.reactions.remove(body["name"])
+        if method in self.applied_but_failed:
+            self.applied_but_failed.discard(method)
+            refusal = {"ok": False, "error": "fatal_error"}
+            raise SlackApiError("fatal_error", response(method, refusal, status=500))
         return response(method, data)
 
+    def _replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        oldest, limit = float(body.get("oldest") or 0), int(body.get("limit") or 1000)
+        start = int(body.get("cursor") or 0)
+        after = [m for m in self.thread if float(m["ts"]) > oldest]
+        items = [{"ts": SHARE_TS}, *after][start : start + limit]
+        more = start + limit < len(after) + 1
+        return {
+            "messages": items,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def posted(self, kind: str) -> list[str]:
-        return [m["text"] for m in self.thread if m["metadata"]["event_type"] == kind]
+        return [
+            m["text"] for m in self.thread if (m.get("metadata") or {}).get("event_type") == kind
+        ]
+
+    def chatter(self, count: int, *, seconds_ago: float = 0.0) -> None:
+        """People's replies in the thread, `seconds_ago` (0: now)."""
+        for n in range(count):
+            ts = (
+                self.next_ts() if not seconds_ago else f"{time.time() - seconds_ago + n / 1000:.6f}"
+            )
+            self.thread.append({"ts": ts, "text": f"reply {n}", "user": "U0BOB"})
 
 
 @pytest.fixture
@@ -89,10 +134,10 @@ def make_reporter(
     return reporter
 
 
-def shared_job(store: JobStore, *, succeeded: bool = True) -> str:
+def shared_job(store: JobStore, *, succeeded: bool = True, file_id: str = "F1") -> str:
     job = Job(
         id="",
-        file_id="F1",
+        file_id=file_id,
         file_name="report.pdf",
         channel=CHANNEL,
         thread_ts=SHARE_TS,
@@ -229,3 +274,100 @@ def test_two_reporters_sharing_a_job_leave_its_message_on_its_current_state(
 
     [progress] = slack.posted(PROGRESS_KIND)
     assert progress.startswith(":gear:") and "downloading" in progress
+
+
+def render_reaction(reporter: Reporter, job_id: str) -> None:
+    """Render the job; its posts may wait for the channel's pace, which is not what is tested."""
+    with contextlib.suppress(Deferred):
+        reporter.render(job_id)
+
+
+FAILED = {"reason_code": "not_pdf", "reason": "This file is not a PDF.", "finished_at": 1.0}
+
+
+def test_the_jobs_of_one_message_show_one_reaction_until_the_last_one_ends(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack
+) -> None:
+    """Two PDFs in one message, each job reported on by its own reporter: one fails while
+    the other runs. The message keeps the hourglass, then shows the failure alone."""
+    first, second = (
+        shared_job(store, succeeded=False),
+        shared_job(store, succeeded=False, file_id="F2"),
+    )
+    a = make_reporter(redis_client, store, slack, "reporter-a")
+    b = make_reporter(redis_client, store, slack, "reporter-b")
+    render_reaction(a, first)
+    render_reaction(b, second)
+    assert slack.reactions == ["hourglass_flowing_sand"]
+
+    assert store.transition(first, State.FAILED, fields=FAILED)
+    render_reaction(a, first)
+    assert slack.reactions == ["hourglass_flowing_sand"]
+
+    assert store.transition(second, State.SUCCEEDED, fields=DONE)
+    render_reaction(b, second)
+    assert slack.reactions == ["x"]
+    render_reaction(a, first)  # a late event changes nothing
+    assert slack.reactions == ["x"]
+    assert slack.called.count("reactions.add") == 2
+
+
+def test_a_message_whose_reaction_another_reporter_is_changing_waits_for_it(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack
+) -> None:
+    job_id = shared_job(store)
+    reporter = make_reporter(redis_client, store, slack, "reporter-a")
+    with MessageReactions(redis_client).locked(store.get(job_id)) as held:  # type: ignore[arg-type]
+        assert held
+        with pytest.raises(Deferred):
+            reporter.render(job_id)
+        assert slack.reactions == [] and len(slack.posted(OUTCOME_KIND)) == 1
+    settle(reporter)
+    assert slack.reactions == ["white_check_mark"]
+
+
+def test_jobs_reported_on_before_messages_were_indexed_still_end_on_one_reaction(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack
+) -> None:
+    """Jobs made by an earlier version: no index of the message's jobs, and each job kept
+    the reaction it set. They join the index as they are reported on."""
+    first, second = (
+        shared_job(store, succeeded=False),
+        shared_job(store, succeeded=False, file_id="F2"),
+    )
+    redis_client.delete(message_index_key(CHANNEL, SHARE_TS))
+    for job_id in (first, second):
+        store.set_fields(job_id, reaction="hourglass_flowing_sand")
+    slack.reactions = ["hourglass_flowing_sand"]
+    reporter = make_reporter(redis_client, store, slack, "reporter-a")
+
+    assert store.transition(first, State.SUCCEEDED, fields=DONE)
+    render_reaction(reporter, first)  # its sibling is not indexed yet: it looks alone
+    render_reaction(reporter, second)
+    assert slack.reactions == ["hourglass_flowing_sand"]
+    assert store.transition(second, State.FAILED, fields=FAILED)
+    render_reaction(reporter, second)
+    assert slack.reactions == ["x"]
+
+
+def test_a_post_slack_took_in_a_long_thread_is_found_not_made_twice(
+    redis_client: redis.Redis, store: JobStore, slack: FakeSlack
+) -> None:
+    """The share's thread holds 150 replies from before the job and 205 since; Slack takes
+    the progress message but answers 500. The look-up reads only replies since the job was
+    made, page after page, and finds it on the second page."""
+    slack.chatter(150, seconds_ago=3600)
+    job_id = shared_job(store, succeeded=False)
+    slack.chatter(205)
+    slack.applied_but_failed.add("chat.postMessage")
+    reporter = make_reporter(redis_client, store, slack, "reporter-a")
+    with pytest.raises(Deferred):
+        reporter.render(job_id)
+    reporter.render(job_id)
+
+    assert len(slack.posted(PROGRESS_KIND)) == 1
+    assert store.get_field(job_id, "progress_ts") == slack.thread[-1]["ts"]
+    lookups = [body for method, body in slack.bodies if method == "conversations.replies"]
+    assert len(lookups) == 2
+    since = store.get(job_id).created_at - LOOKUP_MARGIN_S  # type: ignore[union-attr]
+    assert [float(body["oldest"]) for body in lookups] == pytest.approx([since, since], abs=1e-3)

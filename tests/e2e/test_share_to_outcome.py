@@ -11,7 +11,13 @@ from docjobs.jobs.connection import connect
 from docjobs.jobs.events import EventStream
 from docjobs.sample import write_sample_pdf
 from tests.support.servers import wait_until
-from tests.support.stack import Stack, bot_replies
+from tests.support.stack import (
+    OUTCOME_PREFIXES,
+    WORKING_PREFIXES,
+    Stack,
+    bot_replies,
+    new_channel,
+)
 
 PROGRESS_RE = re.compile(
     r"^:gear: \*q3-report\.pdf\* — (downloading|extracting|chunking|embedding|storing)"
@@ -176,3 +182,82 @@ def test_a_stub_share_slack_will_not_describe_gets_a_private_answer(
     assert "Share it again" in answers[0]["text"]
     assert answers[0].get("thread_ts") == shared["ts"]
     assert bot_replies(stack.thread(shared["channel"], shared["ts"])) == []
+
+
+def test_several_pdfs_in_one_message_keep_the_hourglass_until_the_last_job_ends(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Three PDFs in one message, three jobs: Slack will not give the last one, so its job
+    fails while the others still run. The message keeps the hourglass until every job has
+    ended, then shows one reaction: the failure."""
+    short = write_sample_pdf(tmp_path / "short.pdf", pages=3).read_bytes()
+    long = write_sample_pdf(tmp_path / "long.pdf", pages=60).read_bytes()
+    shared = stack.share_files(
+        [
+            {"filename": "q3-report.pdf", "content": short},
+            {"filename": "q3-appendix.pdf", "content": long},
+            {"filename": "q3-locked.pdf", "content": short, "fail_download": 404},
+        ]
+    )
+    channel, ts = shared["channel"], shared["ts"]
+
+    def ended() -> dict | None:
+        thread = stack.thread(channel, ts)
+        texts = [m["text"] for m in bot_replies(thread)]
+        outcomes = [t for t in texts if t.startswith(OUTCOME_PREFIXES)]
+        working = [t for t in texts if t.startswith(WORKING_PREFIXES)]
+        reactions = [r["name"] for r in thread["parent"]["reactions"]]
+        return thread if len(outcomes) == 3 and not working and reactions == ["x"] else None
+
+    thread = wait_until(ended, timeout_s=60)
+    job_ids = {
+        m["metadata"]["event_payload"]["job_id"]
+        for m in bot_replies(thread)
+        if m["metadata"]["event_type"] == "docjobs_progress"
+    }
+    states = {job_id: stack.job(job_id) for job_id in job_ids}
+    assert sorted(s["state"] for s in states.values()) == ["failed", "succeeded", "succeeded"]
+    ends = sorted(s["finished_at"] for s in states.values())
+    assert ends[0] < ends[-1]  # a job ended while another still ran
+    changes = [c for c in thread["history"] if c["kind"].startswith("reaction")]
+    kinds = [f"{c['kind']} {c['name']}" for c in changes]
+    hourglass = ["reaction_added hourglass_flowing_sand", "reaction_removed hourglass_flowing_sand"]
+    assert kinds in ([*hourglass, "reaction_added x"], ["reaction_added x"]), kinds
+    # The hourglass went, and the cross came, only once the last job had ended.
+    assert all(c["at"] >= ends[-1] for c in changes if c["kind"] == "reaction_removed")
+    assert all(c["at"] >= ends[-1] for c in changes if c["name"] == "x")
+
+
+def test_a_post_answered_500_in_a_thread_of_over_200_replies_is_not_made_twice(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A PDF shared as a reply in a thread that already holds 205 replies: Slack takes the
+    progress message and answers 500. The reporter's look-up for it reads past the first
+    page of the thread and finds it, rather than posting a second one."""
+    channel = new_channel()
+    say = f"{stack.sandbox_url}/control/messages"
+    parent = stack.http.post(say, json={"channel": channel, "user": "U0BOB", "text": "Q3"})
+    parent_ts = parent.raise_for_status().json()["ts"]
+    for n in range(205):
+        reply = {"channel": channel, "user": "U0BOB", "text": f"note {n}", "thread_ts": parent_ts}
+        stack.http.post(say, json=reply).raise_for_status()
+    fault = {"method": "chat.postMessage", "mode": "500_applied", "count": 1}
+    stack.http.post(f"{stack.sandbox_url}/control/faults", json=fault).raise_for_status()
+    try:
+        pdf = write_sample_pdf(tmp_path / "q3-report.pdf", pages=3).read_bytes()
+        shared = stack.share(pdf, channel=channel, thread_ts=parent_ts)
+        assert shared["thread_ts"] == parent_ts
+
+        def ended() -> list[dict] | None:
+            replies = bot_replies(stack.thread(channel, parent_ts))
+            texts = [r["text"] for r in replies]
+            done = any(t.startswith(":white_check_mark: *q3-report.pdf* — done") for t in texts)
+            return replies if done and any(t.startswith(OUTCOME_PREFIXES) for t in texts) else None
+
+        replies = wait_until(ended, timeout_s=60)
+    finally:
+        stack.heal_slack_calls()
+    calls = stack.calls(method="chat.postMessage")["calls"]
+    assert len([c for c in calls if c["fault"] and c["channel"] == channel]) == 1
+    kinds = [r["metadata"]["event_type"] for r in replies]
+    assert kinds == ["docjobs_progress", "docjobs_outcome"], [r["text"] for r in replies]

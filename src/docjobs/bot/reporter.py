@@ -1,5 +1,6 @@
 """Turns job events into the job's thread: one progress message, edited in place and paced;
-a reaction on the shared file; and one outcome reply per attempt, so the person is notified.
+one reaction on the shared message for all the jobs it carries; and one outcome reply per
+attempt, so the person is notified.
 
 It renders the job's *current* record, not the event's payload, so events may arrive late,
 twice or out of order (several reporters, redelivery after a crash) and the thread still ends
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from docjobs.bot.slack_calls import Deferred, SlackCalls
 from docjobs.bot.views import REACTIONS, build_outcome_text, build_progress_message
 from docjobs.jobs.events import EventStream
+from docjobs.jobs.messages import MessageReactions
 from docjobs.jobs.model import FINAL_STATES, Job, ended_field
 from docjobs.jobs.store import JobStore
 
@@ -30,6 +32,13 @@ PROGRESS_KIND = "docjobs_progress"
 OUTCOME_KIND = "docjobs_outcome"
 # A post claimed this long ago and never marked done: its reporter died mid-post.
 GUARD_STALE_S = 20.0
+# Looking for a post that may have landed: the job record's times come from other machines'
+# clocks than Slack's, so the look-up starts this much before the post could have been made.
+LOOKUP_MARGIN_S = 60.0
+# A thread may hold any number of replies; the look-up reads this many pages of them (200 a
+# page) at most, and then posts again, as it must rather than never post.
+LOOKUP_PAGE_LIMIT = 200
+LOOKUP_MAX_PAGES = 10
 # Slack's answers that say the job's thread cannot be written to as things stand: the bot
 # was removed from the channel or it was archived, the thread or message is gone.
 THREAD_UNREACHABLE = {
@@ -72,6 +81,7 @@ class Reporter:
         sweep: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        self.messages = MessageReactions(store.client)
         self.stream = stream
         self.calls = calls
         self.consumer = consumer
@@ -251,25 +261,51 @@ class Reporter:
             self._sync_reaction(job)
         except Deferred as deferred:
             return deferred.wait_s
-        except SlackApiError as exc:
-            # Slack refused it for good (too many reactions, a missing scope, the message
-            # gone): recorded as given, so neither the thread nor later renders wait on it.
-            error = exc.response.get("error", "")
-            logger.warning("job %s: %s refused (%s); going without", job.id, _method_of(exc), error)
-            self.store.set_fields(job.id, reaction=REACTIONS[job.state])
         return None
 
     def _sync_reaction(self, job: Job) -> None:
-        wanted = REACTIONS[job.state]
-        if job.reaction == wanted or not job.message_ts:
+        """One reaction on the shared message for every job it carries (a message holds up to
+        10 files): the hourglass while any is at work, then one end for all. It changes only
+        under the message's lock, from states read under it, so reporters ending two of its
+        jobs at once never leave it showing both ends."""
+        if not job.message_ts:
             return
-        if job.reaction:
-            self.calls.call(
-                "reactions.remove", channel=job.channel, timestamp=job.message_ts, name=job.reaction
-            )
-            self.store.set_fields(job.id, reaction="")  # removed: never remove it twice
-        self.calls.call("reactions.add", channel=job.channel, timestamp=job.message_ts, name=wanted)
-        self.store.set_fields(job.id, reaction=wanted)
+        wanted, shown = self._reaction_of(job)
+        if shown == wanted:
+            return
+        with self.messages.locked(job) as held:
+            if not held:
+                raise Deferred(0.2)  # another reporter is changing it: look again then
+            wanted, shown = self._reaction_of(job)  # it may have changed it just now
+            if shown == wanted:
+                return
+            try:
+                if shown:
+                    self.calls.call(
+                        "reactions.remove",
+                        channel=job.channel,
+                        timestamp=job.message_ts,
+                        name=shown,
+                    )
+                    self.messages.record(job, "")  # removed: never remove it twice
+                self.calls.call(
+                    "reactions.add", channel=job.channel, timestamp=job.message_ts, name=wanted
+                )
+            except SlackApiError as exc:
+                # Slack refused it for good (too many reactions, a missing scope, the message
+                # gone): recorded as given, so neither the thread nor later renders wait on it.
+                error = exc.response.get("error", "")
+                logger.warning(
+                    "job %s: %s refused (%s); going without", job.id, _method_of(exc), error
+                )
+            self.messages.record(job, wanted)
+
+    def _reaction_of(self, job: Job) -> tuple[str, str]:
+        """The reaction the job's message should show, and the one it shows."""
+        state, shown = self.messages.look(job)
+        # Nothing recorded for the message: its jobs were reported on before the message had
+        # a record, when each job kept the reaction it had set.
+        return REACTIONS[state], job.reaction if shown is None else shown
 
     def _post_outcome(self, job: Job) -> None:
         guard = f"outcome:{job.attempt}"
@@ -329,23 +365,52 @@ class Reporter:
         self._uncertain.add((job.id, guard))
 
     def _find_own(self, job: Job, kind: str) -> str | None:
-        reply = self.calls.call(
-            "conversations.replies",
-            channel=job.channel,
-            ts=job.thread_ts,
-            include_all_metadata=True,
-            limit=200,
+        """The ts of this attempt's `kind` message in the job's thread, if it is there. Only
+        replies since the post could first have been made are read, page after page: a busy
+        thread's first page may end long before the bot's message."""
+        args: dict[str, object] = {"ts": job.thread_ts, "include_all_metadata": True}
+        after = self._posted_after(job, kind)
+        if after > 0:
+            args["oldest"] = f"{max(0.0, after - LOOKUP_MARGIN_S):.6f}"
+        cursor = ""
+        for _ in range(LOOKUP_MAX_PAGES):
+            if cursor:
+                args["cursor"] = cursor
+            reply = self.calls.call(
+                "conversations.replies", channel=job.channel, limit=LOOKUP_PAGE_LIMIT, **args
+            )
+            for message in reply.get("messages", []):
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if (
+                    meta.get("event_type") == kind
+                    and payload.get("job_id") == job.id
+                    and int(payload.get("attempt", 0)) == job.attempt
+                ):
+                    return str(message["ts"])
+            cursor = str((reply.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        logger.warning(
+            "job %s: %d pages of its thread read without finding its %s message; posting it",
+            job.id,
+            LOOKUP_MAX_PAGES,
+            kind,
         )
-        for message in reply.get("messages", []):
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if (
-                meta.get("event_type") == kind
-                and payload.get("job_id") == job.id
-                and int(payload.get("attempt", 0)) == job.attempt
-            ):
-                return str(message["ts"])
         return None
+
+    def _posted_after(self, job: Job, kind: str) -> float:
+        """A time (by the job record's clocks) before any try at posting the attempt's `kind`
+        message, whichever reporter made it: its outcome follows its end; its progress
+        message, the job's creation or, for a retry, the end of the attempt before."""
+        if kind == OUTCOME_KIND and job.finished_at:
+            return job.finished_at
+        if kind == PROGRESS_KIND and job.attempt > 1:
+            ended = self.store.get_field(job.id, ended_field(job.attempt - 1))
+            finished = Job.from_snapshot(ended).finished_at if ended else 0.0
+            if finished:
+                return finished
+        return job.created_at
 
 
 def _metadata(kind: str, job: Job) -> dict[str, object]:

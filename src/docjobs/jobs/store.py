@@ -50,6 +50,11 @@ def channel_index_key(channel: str) -> str:
     return f"{PREFIX}jobs:channel:{channel}"
 
 
+def message_index_key(channel: str, message_ts: str) -> str:
+    """The ids of the jobs made from one Slack message: a message carries up to 10 files."""
+    return f"{PREFIX}jobs:message:{channel}:{message_ts}"
+
+
 def active_state_key(state: State) -> str:
     """The ids of the jobs now in active `state` (queued, running or retrying)."""
     return f"{ACTIVE_SET}:{state.value}"
@@ -103,6 +108,8 @@ class JobStore:
                 ACTIVE_SET,
                 active_state_key(State.QUEUED),
             ]
+            if job.message_ts:
+                keys.append(message_index_key(job.channel, job.message_ts))
             status, job_id = self._create(keys=keys, args=args)
             if int(status) >= 0:
                 return int(status) == 1, str(job_id)

@@ -2,7 +2,8 @@
 indexes (the active sets, the finished sorted sets) and its event never disagree."""
 
 # KEYS: share guard, job, event stream, all jobs, user's jobs, channel's jobs, active set,
-# active queued set. ARGV: id, guard TTL, created_at, stream maxlen, then field, value pairs.
+# active queued set, and (when the job knows its message) the message's jobs. ARGV: id,
+# guard TTL, created_at, stream maxlen, then field, value pairs.
 CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
@@ -14,6 +15,7 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[7], ARGV[1])
 redis.call('SADD', KEYS[8], ARGV[1])
+if KEYS[9] then redis.call('SADD', KEYS[9], ARGV[1]) end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
   'job_id', ARGV[1], 'state', 'queued', 'attempt', '1', 'prev', '')
 return {1, ARGV[1]}

@@ -52,6 +52,14 @@ def test_a_share_makes_a_file_object_like_slacks(sandbox: Running) -> None:
     assert message["files"][0]["id"] == file["id"] and message["upload"] is True
 
 
+def test_a_name_with_slashes_and_dots_stays_one_segment_of_its_url(sandbox: Running) -> None:
+    file = sandbox.share(PDF, filename="../../etc/passwd.pdf")["file"]
+    assert file["url_private"].endswith("/..%2F..%2Fetc%2Fpasswd.pdf")
+    for url in (file["url_private"], file["url_private_download"]):
+        reply = httpx.get(url, headers=bearer(sandbox))
+        assert reply.status_code == 200 and reply.content == PDF
+
+
 def test_downloads_need_the_token_or_get_the_sign_in_page(sandbox: Running) -> None:
     file = sandbox.share(PDF)["file"]
     for url in (file["url_private"], file["url_private_download"]):

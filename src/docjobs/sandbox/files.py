@@ -90,8 +90,8 @@ class FileStore:
         )
 
 
-@router.get("/files-pri/{team_file}/download/{name}")
-@router.get("/files-pri/{team_file}/{name}")
+@router.get("/files-pri/{team_file}/download/{name:path}")
+@router.get("/files-pri/{team_file}/{name:path}")
 async def download(team_file: str, name: str, request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     config = sandbox.config

@@ -84,7 +84,7 @@ class SharedFile:
 
     def to_api(self, *, base_url: str, team_id: str, team_domain: str) -> dict[str, Any]:
         """The full file object of a `file_share` message and of files.info."""
-        name = quote(self.name)
+        name = quote(self.name, safe="")  # as Slack does: a "/" in a name stays in its segment
         base = f"{base_url}/files-pri/{team_id}-{self.id}"
         return {
             "id": self.id,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from docjobs.embedded_redis import EmbeddedRedis
+from docjobs.jobs.connection import connect
 from docjobs.jobs.model import Job, State
 from docjobs.jobs.results import JobResult
 from docjobs.jobs.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
@@ -110,3 +117,39 @@ def test_health_and_metrics(web: str, store: JobStore) -> None:
     metrics = httpx.get(f"{web}/metrics").text
     assert 'docjobs_active_jobs{state="running"} 1' in metrics
     assert "docjobs_dead_letter_jobs 0" in metrics
+
+
+def test_a_result_waiting_on_a_stalled_redis_holds_up_no_other_request(tmp_path: Path) -> None:
+    """Slack's events share this service with the workers' results: one result waiting on
+    Redis must not stop the others being answered (Slack allows 3 s)."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        settings = Settings(redis_url=server.url, results_secret=SECRET, data_dir=tmp_path)
+        client = connect(server.url)
+        job_id = running_job(JobStore(client))
+        client.close()
+        with serve(create_app(settings)) as url:
+            assert server.process is not None
+            os.kill(server.process.pid, signal.SIGSTOP)  # Redis stalls, as in a long fork
+            resumed = threading.Event()
+
+            def resume() -> None:
+                assert server.process is not None
+                os.kill(server.process.pid, signal.SIGCONT)
+                resumed.set()
+
+            timer = threading.Timer(5.0, resume)
+            timer.start()
+            try:
+                result = JobResult(job_id=job_id, attempt=1, status="succeeded", pages=1)
+                posting = threading.Thread(target=post_result, args=(url, result))
+                posting.start()
+                time.sleep(0.5)  # the result is in, waiting on Redis
+                assert posting.is_alive()
+                answered = httpx.get(f"{url}/openapi.json", timeout=10).status_code == 200
+                answered_while_stalled = answered and not resumed.is_set()
+            finally:
+                timer.cancel()
+                if not resumed.is_set():
+                    resume()
+            posting.join(timeout=30)
+    assert answered_while_stalled

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from docjobs.jobs.results import JobResult, Recorded, record_result
 from docjobs.jobs.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -31,7 +32,9 @@ async def receive_result(request: Request, store: StoreDep, settings: SettingsDe
         result = JobResult.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail=exc.errors(include_url=False)) from exc
-    recorded = record_result(store, result)
+    # Redis calls block (for as long as Redis stalls): in the thread pool, not on the event
+    # loop that answers Slack's events too.
+    recorded = await run_in_threadpool(record_result, store, result)
     if recorded is Recorded.UNKNOWN_JOB:
         raise HTTPException(status_code=404, detail=f"no job {result.job_id}")
     return {"job_id": result.job_id, "result": recorded.value}

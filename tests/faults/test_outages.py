@@ -107,3 +107,21 @@ def test_a_queued_job_whose_message_is_gone_still_runs_once(
         client.close()
     fault_stack.start("worker", "worker")
     assert_one_good_ending(fault_stack, shared, timeout_s=60)
+
+
+def test_a_worker_whose_results_the_service_refuses_still_ends_the_job_once(
+    fault_stack: Stack, tmp_path: Path
+) -> None:
+    """A worker signing with another secret than the web service's gets 401 for its outcome:
+    the job used to stay running, and the sweeper ran it again and again for ever. The worker
+    records the outcome itself, and says in its log what to mend."""
+    fault_stack.stop("worker")
+    fault_stack.start("worker", "worker", extra_env={"DOCJOBS_RESULTS_SECRET": "not-web-secret"})
+    fault_stack.wait_pool(2)
+    shared = fault_stack.share(write_sample_pdf(tmp_path / "q3.pdf").read_bytes())
+    assert_one_good_ending(fault_stack, shared, timeout_s=60)
+    time.sleep(5)  # the sweeper (every second, orphans after 3 s) would have run it again
+    log = fault_stack.log("worker")
+    assert log.count("results service refused the outcome: HTTP 401") == 1
+    assert "DOCJOBS_RESULTS_SECRET differs" in log
+    assert_one_good_ending(fault_stack, shared, timeout_s=5)

@@ -18,5 +18,24 @@ def post_result(client: httpx.Client, *, url: str, secret: str, result: JobResul
     if response.status_code >= 500 or response.status_code == 429:
         raise ResultNotDelivered(f"results service answered {response.status_code}")
     if response.status_code >= 400:
-        # 4xx will not improve by asking again (bad signature, unknown job): say so loudly.
-        raise RuntimeError(f"results service refused the outcome: {response.status_code}")
+        raise ResultRefused(response.status_code)
+
+
+class ResultRefused(Exception):
+    """The results service said no (4xx): asking again will not change its answer, so the
+    worker records the outcome itself, and the operator must mend the configuration."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"results service refused the outcome: HTTP {status} ({_cause(status)})")
+        self.status = status
+
+
+def _cause(status: int) -> str:
+    if status == 401:
+        return (
+            "the worker's DOCJOBS_RESULTS_SECRET differs from the web service's, or their "
+            "clocks differ by more than DOCJOBS_RESULTS_MAX_AGE_S"
+        )
+    if status in (404, 405):
+        return "DOCJOBS_RESULTS_URL is not the web service's /results, or the job is gone"
+    return "the web service may run another version of docjobs"

@@ -16,7 +16,7 @@ from docjobs.jobs.results import JobResult, record_result
 from docjobs.settings import Settings
 from docjobs.tasks.celery_app import DELIVER_TASK
 from docjobs.tasks.context import WorkerContext
-from docjobs.tasks.delivery import post_result
+from docjobs.tasks.delivery import ResultRefused, post_result
 from docjobs.tasks.pipeline import Outcome
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,14 @@ def send_result(task: Task, result: JobResult, ctx: WorkerContext) -> None:
         )
         record_result(ctx.store, result)
         task.app.send_task(DELIVER_TASK, args=[result.model_dump()], countdown=1)
+    except ResultRefused as exc:
+        _record_refused(result, exc, ctx)
+
+
+def _record_refused(result: JobResult, exc: ResultRefused, ctx: WorkerContext) -> None:
+    """Left running, the job would look orphaned to the sweeper and run again, for ever."""
+    logger.error("job %s: %s; recording the outcome here", result.job_id, exc)
+    record_result(ctx.store, result)
 
 
 def remove_output_if_cancelled(job_id: str, attempt: int, ctx: WorkerContext) -> bool:
@@ -169,6 +177,8 @@ def _post(result: JobResult, ctx: WorkerContext) -> None:
 def deliver_later(task: Task, result: JobResult, ctx: WorkerContext) -> None:
     try:
         _post(result, ctx)
+    except ResultRefused as exc:
+        _record_refused(result, exc, ctx)
     except TransientError as exc:
         retries = task.request.retries or 0
         if retries < DELIVERY_MAX_RETRIES:

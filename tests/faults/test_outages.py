@@ -3,14 +3,19 @@ message lost: every job still ends in a final state with exactly one outcome rep
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from docjobs.embedded_redis import EmbeddedRedis
+from docjobs.embedded_redis import EmbeddedRedis, free_port
 from docjobs.jobs.connection import connect
+from docjobs.jobs.events import STREAM_KEY
 from docjobs.jobs.store import CELERY_QUEUE, JobStore
 from docjobs.sample import write_sample_pdf
 from tests.faults.conftest import FAST_RECOVERY
@@ -125,3 +130,35 @@ def test_a_worker_whose_results_the_service_refuses_still_ends_the_job_once(
     assert log.count("results service refused the outcome: HTTP 401") == 1
     assert "DOCJOBS_RESULTS_SECRET differs" in log
     assert_one_good_ending(fault_stack, shared, timeout_s=5)
+
+
+def test_the_reporter_waits_out_a_read_only_redis_and_carries_on(tmp_path: Path) -> None:
+    """After a failover the reporter may first reach a replica that refuses writes: it used to
+    exit on that (only a lost connection was waited out), taking the sweeper with it."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        admin = redis.Redis.from_url(server.url, decode_responses=True)
+        admin.replicaof("127.0.0.1", str(free_port()))  # a replica of no one: read-only
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
+        env.update(
+            REDIS_URL=server.url,
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_API_URL="http://127.0.0.1:9/api/",
+            DOCJOBS_DATA_DIR=str(tmp_path / "data"),
+        )
+        log_path = tmp_path / "reporter.log"
+        with log_path.open("wb") as log:
+            reporter = subprocess.Popen(
+                [sys.executable, "-m", "docjobs.cli", "reporter"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(lambda: "ReadOnlyError" in log_path.read_text(), timeout_s=20)
+            admin.replicaof("NO", "ONE")  # promoted
+            wait_until(lambda: admin.exists(STREAM_KEY) and admin.xinfo_groups(STREAM_KEY))
+            assert reporter.poll() is None, log_path.read_text()
+        finally:
+            reporter.terminate()
+            reporter.wait(timeout=20)
+            admin.close()

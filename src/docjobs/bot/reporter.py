@@ -99,18 +99,22 @@ class Reporter:
         self._next_sweep = 0.0
 
     def run(self, stop: threading.Event) -> None:
+        # Any Redis error is waited out, not only a lost connection: after a failover the
+        # reporter may first reach a read-only replica, or a Redis out of memory (OOM, MISCONF).
+        quiet_until = 0.0
+        ready = False
         while not stop.is_set():
             try:
-                self.stream.ensure_group()
-                break
-            except redis.ConnectionError:
-                logger.warning("waiting for Redis")
-                stop.wait(1.0)
-        while not stop.is_set():
-            try:
+                if not ready:
+                    self.stream.ensure_group()
+                    ready = True
                 self.run_once()
-            except redis.ConnectionError:
-                logger.warning("Redis unavailable; retrying in 1s")
+            except redis.RedisError as exc:
+                if time.monotonic() >= quiet_until:  # one line a minute, not one a second
+                    logger.warning(
+                        "Redis refused or failed (%s: %s); retrying", type(exc).__name__, exc
+                    )
+                    quiet_until = time.monotonic() + 60.0
                 stop.wait(1.0)
 
     def run_once(self) -> None:

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -22,8 +22,10 @@ from docjobs.jobs.results import JobResult, record_result
 from docjobs.jobs.store import JobStore, lease_key
 from docjobs.tasks import process_job
 from docjobs.tasks.celery_app import DELIVER_TASK, PROCESS_TASK
+from docjobs.tasks.lease import JobLease
 from tests.bot.test_jobs_command import SentJobs
 from tests.support.pdfs import write_pages_pdf
+from tests.support.servers import wait_until
 from tests.tasks.test_split_jobs import (
     RESULTS_URL,
     Harness,
@@ -206,3 +208,36 @@ def test_a_second_message_for_a_retrying_job_neither_skips_its_backoff_nor_its_c
     harness.run(waiting)  # the copy, with no count of its own, once its time comes
     job = harness.store.get(job_id)
     assert job is not None and job.retries == 3 and "retry 3 of" in job.detail
+
+
+def test_a_run_whose_lapsed_lease_another_run_took_stands_down(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis out of reach for longer than the lease: the sweeper sends the job again and
+    another worker takes the lapsed lease. The first run must not go on beside it."""
+    job_id = harness.share()
+    real = process_job.run_pipeline
+
+    def another_run_takes_over(*args: Any, **kwargs: Any) -> Any:
+        harness.ctx.redis.set(lease_key(job_id), "another-run", px=60_000)
+        time.sleep(harness.ctx.settings.lease_ttl_s)  # this run's next renewal finds it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(process_job, "run_pipeline", another_run_takes_over)
+    harness.run(Message(PROCESS_TASK, [job_id, 1]))
+
+    assert harness.results == []  # no outcome from the run that lost its lease
+    job = harness.store.get(job_id)
+    assert job is not None and job.state is State.RUNNING  # the other run's to end
+    assert harness.ctx.redis.get(lease_key(job_id)) == "another-run"
+
+
+def test_a_lease_that_lapsed_while_redis_was_away_is_taken_again(harness: Harness) -> None:
+    lease = JobLease(harness.ctx.redis, "LAPSED", ttl_s=0.3)
+    assert lease.acquire()
+    try:
+        harness.ctx.redis.delete(lease.key)  # expired while Redis could not be reached
+        wait_until(lambda: harness.ctx.redis.get(lease.key) == lease.token, timeout_s=2)
+        assert lease.held()
+    finally:
+        lease.release()

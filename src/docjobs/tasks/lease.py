@@ -12,8 +12,15 @@ import redis
 from docjobs.jobs.errors import UnsupportedPdf
 from docjobs.jobs.store import PREFIX, lease_key
 
+# 1: renewed; 2: it had lapsed (Redis was out of reach for longer than the TTL) and no one
+# took it, so it is taken again; 0: another run holds it now.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
 return 0
 """
 _RELEASE = """
@@ -29,6 +36,7 @@ class JobLease:
         self.ttl_ms = int(ttl_s * 1000)
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
+        self._lost = threading.Event()
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> bool:
@@ -41,9 +49,18 @@ class JobLease:
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl_ms / 3000):
             try:
-                self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms)
+                renewed = self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms)
             except redis.RedisError:
-                continue  # Redis restarting: keep trying; the lease may lapse, which is safe
+                continue  # Redis restarting: keep trying; the lease may lapse and be retaken
+            if not renewed:
+                # It lapsed and another run took it (the sweeper resent the job meanwhile):
+                # that run goes on; this one stops at its next cancel check.
+                self._lost.set()
+                return
+
+    def held(self) -> bool:
+        """False once another run holds the lease: this run must stand down."""
+        return not self._lost.is_set()
 
     def release(self) -> None:
         self._stop.set()

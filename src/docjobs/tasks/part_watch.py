@@ -4,6 +4,7 @@ whether it should stop (the job cancelled, failed or run again, or out of time).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from docjobs.jobs.model import State
 from docjobs.jobs.store import JobStore
@@ -24,14 +25,25 @@ class PartWatch:
     one task: splitting makes a job finish sooner, not run longer."""
 
     def __init__(
-        self, plan: SplitPlan, store: JobStore, settings: Settings, *, index: int, pages: int
+        self,
+        plan: SplitPlan,
+        store: JobStore,
+        settings: Settings,
+        *,
+        index: int,
+        pages: int,
+        still_ours: Callable[[], bool] | None = None,
     ) -> None:
         self.plan, self.store, self.settings = plan, store, settings
         self.index, self.pages = index, pages
         self.started = time.monotonic()
         self.budget_s = settings.task_soft_time_limit - plan.busy_s()
         self.checker = JobProgress(
-            store, plan.job_id, plan.attempt, interval_s=settings.cancel_check_interval_s
+            store,
+            plan.job_id,
+            plan.attempt,
+            interval_s=settings.cancel_check_interval_s,
+            still_ours=still_ours,
         )
         # Not at its first page: a part reports every REPORT_INTERVAL_S and when it is done
         # (each report is several Redis calls and an event the reporter handles, while the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
@@ -99,13 +100,21 @@ def run_job(task: Task, job_id: str, attempt: int, ctx: WorkerContext) -> None:
             )
         elif not resume_split(task, job_id, attempt, ctx):
             engine = engine_after(deaths, ctx.settings.extract_engine)
-            _run_leased(task, job_id, attempt, ctx, engine=engine)
+            _run_leased(task, job_id, attempt, ctx, engine=engine, still_ours=lease.held)
     finally:
         runs.end()
         lease.release()
 
 
-def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext, *, engine: str) -> None:
+def _run_leased(
+    task: Task,
+    job_id: str,
+    attempt: int,
+    ctx: WorkerContext,
+    *,
+    engine: str,
+    still_ours: Callable[[], bool],
+) -> None:
     settings, store = ctx.settings, ctx.store
     # The job's own count, not only the message's: a message the sweeper or a lease re-poll
     # sent carries none, and must not give the attempt its retries again.
@@ -131,7 +140,13 @@ def _run_leased(task: Task, job_id: str, attempt: int, ctx: WorkerContext, *, en
         return
     job = store.get(job_id)
     assert job is not None
-    progress = JobProgress(store, job_id, attempt, interval_s=settings.cancel_check_interval_s)
+    progress = JobProgress(
+        store,
+        job_id,
+        attempt,
+        interval_s=settings.cancel_check_interval_s,
+        still_ours=still_ours,
+    )
     split = False
     try:
         path = fetch_job_file(job, ctx, on_progress=progress)

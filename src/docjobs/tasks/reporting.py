@@ -4,14 +4,24 @@ event for the reporter), and the cancel check between pages."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from docjobs.jobs.model import State
 from docjobs.jobs.store import JobStore
 
 
 class JobProgress:
-    def __init__(self, store: JobStore, job_id: str, attempt: int, *, interval_s: float) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        attempt: int,
+        *,
+        interval_s: float,
+        still_ours: Callable[[], bool] | None = None,
+    ) -> None:
         self.store = store
+        self.still_ours = still_ours  # the run's lease: False once another run took the job
         self.job_id = job_id
         self.attempt = attempt
         self.interval_s = interval_s
@@ -35,6 +45,8 @@ class JobProgress:
             self.cancelled = True
 
     def should_cancel(self) -> bool:
+        if self.still_ours is not None and not self.still_ours():
+            self.cancelled = True
         if self.cancelled:
             return True
         now = time.monotonic()

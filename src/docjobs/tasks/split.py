@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from celery import Celery, Task
@@ -168,7 +169,9 @@ def run_part(
                 done = None
             else:
                 engine = engine_after(deaths, ctx.settings.extract_engine)
-                done = _read_part(task, job, index, specs, plan, ctx, engine=engine)
+                done = _read_part(
+                    task, job, index, specs, plan, ctx, engine=engine, still_ours=lease.held
+                )
         finally:
             runs.end()
             lease.release()
@@ -208,13 +211,16 @@ def _read_part(
     ctx: WorkerContext,
     *,
     engine: str,
+    still_ours: Callable[[], bool],
 ) -> int | None:
     """Read, chunk and embed the part's pages and store them; the parts done, or None if the
     part stopped (cancelled, superseded, failed, or to be retried)."""
     settings, job_id, attempt = ctx.settings, job.id, job.attempt
     first_page, last_page = specs[index].first_page, specs[index].last_page
     retries = task.request.retries or 0
-    watch = PartWatch(plan, ctx.store, settings, index=index, pages=plan.pages())
+    watch = PartWatch(
+        plan, ctx.store, settings, index=index, pages=plan.pages(), still_ours=still_ours
+    )
     try:
         watch.should_stop()  # the time budget may be spent before this part began
         path = fetch_job_file(job, ctx)

@@ -4,6 +4,7 @@ message lost: every job still ends in a final state with exactly one outcome rep
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -162,3 +163,21 @@ def test_the_reporter_waits_out_a_read_only_redis_and_carries_on(tmp_path: Path)
             reporter.terminate()
             reporter.wait(timeout=20)
             admin.close()
+
+
+def test_jobs_answers_in_time_while_redis_stalls(
+    aof_stack: Stack, aof_redis: EmbeddedRedis
+) -> None:
+    """Slack shows its own error for a command not answered within 3 s: with Redis stalled
+    the person gets a plain word from the bot instead."""
+    assert aof_redis.process is not None
+    os.kill(aof_redis.process.pid, signal.SIGSTOP)
+    try:
+        body = {"channel": "C0STALL", "user": "U0ALICE", "command": "/jobs", "text": "status"}
+        reply = aof_stack.http.post(f"{aof_stack.sandbox_url}/control/command", json=body)
+    finally:
+        os.kill(aof_redis.process.pid, signal.SIGCONT)
+    outcome = reply.json()
+    assert outcome["status"] == 200 and not outcome["timed_out"], outcome
+    [shown] = aof_stack.ephemerals(user="U0ALICE", channel="C0STALL")
+    assert shown["text"].startswith("The job store did not answer in time"), shown

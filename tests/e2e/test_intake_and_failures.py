@@ -129,6 +129,43 @@ def test_bad_or_stale_slack_signatures_get_401_and_change_nothing(stack: Stack) 
     assert jobs_in(stack, channel) == []
 
 
+def signed_post(stack: Stack, payload: dict) -> httpx.Response:
+    body = json.dumps(payload)
+    now = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=now, body=body)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": now,
+        "X-Slack-Signature": signature,
+    }
+    return httpx.post(f"{stack.web_url}/slack/events", content=body, headers=headers)
+
+
+def test_deliveries_no_listener_takes_are_acknowledged(stack: Stack) -> None:
+    """A 404 is a failed delivery to Slack: retried, and counted towards switching the app's
+    events off. `app_rate_limited` comes without any subscription, and is logged."""
+    rate_limited = {
+        "token": "x",
+        "type": "app_rate_limited",
+        "team_id": "T0SANDBOX",
+        "minute_rate_limited": 1518467820,
+        "api_app_id": "A0SANDBOX",
+    }
+    assert signed_post(stack, rate_limited).status_code == 200
+    for event in ({"type": "file_deleted", "file_id": "F1"}, {"type": "made_up_event"}):
+        envelope = {
+            "token": "x",
+            "team_id": "T0SANDBOX",
+            "api_app_id": "A0SANDBOX",
+            "type": "event_callback",
+            "event_id": f"Ev{event['type']}",
+            "event_time": int(time.time()),
+            "event": {**event, "event_ts": str(time.time())},
+        }
+        assert signed_post(stack, envelope).status_code == 200
+    wait_until(lambda: "over its events limit" in stack.log("web"))
+
+
 def test_result_posts_with_a_bad_hmac_get_401_and_change_nothing(
     stack: Stack, tmp_path: Path
 ) -> None:

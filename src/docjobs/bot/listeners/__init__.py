@@ -18,3 +18,4 @@ def register_listeners(app: App, deps: BotDeps) -> None:
     events.register(app, deps)
     commands.register(app, deps)
     actions.register(app, deps)
+    events.register_last(app)

@@ -3,6 +3,7 @@ these checks keep them in step with the code they start and the events the bot l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -37,6 +38,33 @@ def test_compose_refuses_to_start_without_secrets() -> None:
     text = (REPO / "docker-compose.yml").read_text()
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DOCJOBS_RESULTS_SECRET"):
         assert f"${{{name}:?" in text
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_image_lets_its_user_write_the_data_volume() -> None:
+    # A named volume mounted where the image has no directory is created root-owned, 755:
+    # the worker, running as the image's USER, could not write its chunk store there.
+    data_dir = compose()["x-docjobs"]["environment"]["DOCJOBS_DATA_DIR"]
+    assert f"docjobs-data:{data_dir}" in compose()["x-docjobs"]["volumes"]
+    instructions = dockerfile_instructions()
+    users = [i for i, (op, _) in enumerate(instructions) if op == "USER"]
+    assert users, "the image must not run as root"
+    user = instructions[users[-1]][1]
+    before_user = [args for op, args in instructions[: users[-1]] if op == "RUN"]
+    assert any(
+        "mkdir" in run and data_dir in run and re.search(rf"chown \S*{user}\S* {data_dir}", run)
+        for run in before_user
+    ), before_user
 
 
 def test_manifest_subscribes_to_what_the_bot_handles() -> None:

@@ -40,6 +40,15 @@ def test_compose_refuses_to_start_without_secrets() -> None:
         assert f"${{{name}:?" in text
 
 
+def test_compose_hands_the_env_file_to_every_docjobs_container() -> None:
+    # Compose reads .env by itself only for ${...} substitution; DOCJOBS_* settings written
+    # there reach a container only through env_file.
+    services = compose()["services"]
+    for name in ("web", "worker", "reporter", "bot"):
+        env_files = services[name].get("env_file") or []
+        assert {"path": ".env", "required": False} in env_files, name
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
     text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")

@@ -10,6 +10,7 @@ import yaml
 
 from docjobs.bot.listeners import BOT_EVENTS
 from docjobs.cli import build_parser
+from docjobs.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,23 @@ def test_compose_hands_the_env_file_to_every_docjobs_container() -> None:
     for name in ("web", "worker", "reporter", "bot"):
         env_files = services[name].get("env_file") or []
         assert {"path": ".env", "required": False} in env_files, name
+
+
+def compose_seconds(duration: str) -> float:
+    """Compose's duration format ("90s", "12m", "1m30s") in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", duration)
+    assert parts and "".join(n + unit for n, unit in parts) == duration, duration
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * scale[unit] for n, unit in parts)
+
+
+def test_compose_stop_lets_running_jobs_reach_their_time_limit() -> None:
+    # SIGTERM is Celery's warm shutdown: it waits for running jobs without a limit of its own
+    # (the 10 s soft shutdown is only for SIGQUIT). Docker's SIGKILL must come after the hard
+    # task time limit, or it kills jobs the worker was letting finish.
+    grace = compose_seconds(str(compose()["services"]["worker"]["stop_grace_period"]))
+    hard_limit = Settings.model_fields["task_time_limit"].default
+    assert grace > hard_limit
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

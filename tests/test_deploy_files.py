@@ -67,6 +67,19 @@ def test_compose_stop_lets_running_jobs_reach_their_time_limit() -> None:
     assert grace > hard_limit
 
 
+def test_compose_keeps_flower_off_the_network() -> None:
+    # Flower runs without a login: its dashboard is for this machine (or an SSH tunnel).
+    flower = compose()["services"]["flower"]
+    assert flower["ports"] and all(p.startswith("127.0.0.1:") for p in flower["ports"])
+    # Its REST API can shut workers down; with no login it must stay refused.
+    assert str(flower["environment"].get("FLOWER_UNAUTHENTICATED_API", "false")).lower() in (
+        "false",
+        "0",
+        "no",
+        "off",
+    )
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
     text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")

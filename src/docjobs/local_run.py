@@ -65,62 +65,95 @@ class ProcessTree:
                 child.wait()
 
 
+class StopRequested(BaseException):
+    """SIGTERM, turned into an exception so it unwinds through the same cleanup as Ctrl-C."""
+
+
+def _raise_stop_requested(signum: int, _frame: object) -> None:
+    raise StopRequested(signum)
+
+
 def run_local(settings: Settings, *, keep_running: bool, file: Path | None = None) -> int:
+    """Start every part, share the sample, follow its thread; stop every child on the way out,
+    whether it ends by itself, by Ctrl-C or by SIGTERM (a supervisor, `kill`, `timeout`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    tree = ProcessTree(env, settings.data_dir.resolve() / "logs")
     redis_server = None
-    if not settings.redis_url:
-        redis_server = EmbeddedRedis(settings.data_dir / "redis").start()
-        env["REDIS_URL"] = redis_server.url
-        print(f"embedded Redis on {redis_server.url}")
+    # Python's default for SIGTERM ends this process at once, leaving every child running.
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_stop_requested)
+    try:
+        if not settings.redis_url:
+            redis_server = EmbeddedRedis(settings.data_dir / "redis")
+            redis_server.start()
+            env["REDIS_URL"] = redis_server.url
+            print(f"embedded Redis on {redis_server.url}")
+        return _run_parts(settings, env, tree, keep_running=keep_running, file=file)
+    except (KeyboardInterrupt, StopRequested):
+        return 0
+    finally:
+        # A second Ctrl-C or SIGTERM while the children stop would cut that short and orphan
+        # them; stopping is bounded (ProcessTree.stop kills what does not stop in 15 s).
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            tree.stop()
+            if redis_server is not None:
+                redis_server.stop()
+        finally:
+            # None: the handler was not set from Python; the default is the closest we can do.
+            signal.signal(signal.SIGINT, previous_sigint or signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, previous_sigterm or signal.SIG_DFL)
+
+
+def _run_parts(
+    settings: Settings,
+    env: dict[str, str],
+    tree: ProcessTree,
+    *,
+    keep_running: bool,
+    file: Path | None,
+) -> int:
     sandbox = not settings.slack_bot_token
     web_port = free_port() if sandbox else settings.web_port
     env["DOCJOBS_WEB_PORT"] = str(web_port)
     env["DOCJOBS_RESULTS_URL"] = f"http://127.0.0.1:{web_port}/results"
     web_url = f"http://127.0.0.1:{web_port}"
-    tree = ProcessTree(env, settings.data_dir.resolve() / "logs")
     sandbox_url = ""
-    try:
-        if sandbox:
-            sandbox_port = free_port()
-            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            env.update(
-                SLACK_BOT_TOKEN=SANDBOX_TOKEN,
-                SLACK_SIGNING_SECRET=SANDBOX_SECRET,
-                SLACK_API_URL=f"{sandbox_url}/api/",
-            )
-            tree.start(
-                "sandbox",
-                "sandbox",
-                "--port",
-                str(sandbox_port),
-                "--bot-endpoint",
-                f"{web_url}/slack/events",
-            )
-            _wait_http(f"{sandbox_url}/control/healthz", tree)
-            print(f"Slack sandbox on {sandbox_url}")
-        tree.start("web", "web")
-        tree.start("worker", "worker")
-        tree.start("reporter", "reporter")
-        _wait_http(f"{web_url}/healthz", tree)
-        print(f"web service on {web_url} (Slack endpoint {web_url}/slack/events)")
-        print(f"logs of every part in {tree.log_dir}")
-        status = 0
-        if sandbox:
-            sample = file or write_sample_pdf(settings.data_dir / "q3-report.pdf")
-            status = share_and_follow(sandbox_url, sample, tree)
-        if keep_running:
-            print("running; Ctrl-C to stop")
-            while True:
-                tree.check()
-                time.sleep(1)
-        return status
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        tree.stop()
-        if redis_server is not None:
-            redis_server.stop()
+    if sandbox:
+        sandbox_port = free_port()
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        env.update(
+            SLACK_BOT_TOKEN=SANDBOX_TOKEN,
+            SLACK_SIGNING_SECRET=SANDBOX_SECRET,
+            SLACK_API_URL=f"{sandbox_url}/api/",
+        )
+        tree.start(
+            "sandbox",
+            "sandbox",
+            "--port",
+            str(sandbox_port),
+            "--bot-endpoint",
+            f"{web_url}/slack/events",
+        )
+        _wait_http(f"{sandbox_url}/control/healthz", tree)
+        print(f"Slack sandbox on {sandbox_url}")
+    tree.start("web", "web")
+    tree.start("worker", "worker")
+    tree.start("reporter", "reporter")
+    _wait_http(f"{web_url}/healthz", tree)
+    print(f"web service on {web_url} (Slack endpoint {web_url}/slack/events)")
+    print(f"logs of every part in {tree.log_dir}")
+    status = 0
+    if sandbox:
+        sample = file or write_sample_pdf(settings.data_dir / "q3-report.pdf")
+        status = share_and_follow(sandbox_url, sample, tree)
+    if keep_running:
+        print("running; Ctrl-C to stop")
+        while True:
+            tree.check()
+            time.sleep(1)
+    return status
 
 
 def share_and_follow(

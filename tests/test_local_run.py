@@ -120,3 +120,30 @@ def test_sigterm_stops_every_part_it_started(tmp_path: Path) -> None:
                 run.kill()
             for pid in still_running(started):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_file_the_bot_refuses_ends_the_run_with_its_private_reply(tmp_path: Path) -> None:
+    # The bot answers a non-PDF at once, privately, and makes no job: there is no thread to
+    # wait for, so the run says what the sharer was told and exits 1 instead of timing out.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("meeting notes, not a PDF\n" * 20)
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "docjobs.cli", "run", "--file", str(notes)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=fresh_machine_env(tmp_path),
+        cwd=tmp_path,
+    ) as run:
+        try:
+            stdout, stderr = run.communicate(timeout=60)  # it used to wait 180 s
+        except subprocess.TimeoutExpired:
+            run.terminate()  # SIGTERM: its children stop with it
+            stdout, stderr = run.communicate()
+            raise AssertionError(f"still waiting after 60 s:\n{stdout}") from None
+
+    assert run.returncode == 1, stdout + stderr
+    private = [line for line in stdout.splitlines() if "[only <U0ALICE> sees]" in line]
+    assert private and "notes.txt" in private[0], stdout
+    assert "timed out" not in stdout

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -159,8 +160,11 @@ def _run_parts(
 def share_and_follow(
     sandbox_url: str, path: Path, tree: ProcessTree, timeout_s: float = 180
 ) -> int:
-    """Share `path` as a user would, print the thread as it changes; 0 once it succeeded."""
+    """Share `path` as a user would, print the thread as it changes; 0 once it succeeded.
+    A share the bot refuses (not a PDF, too large) makes no job: its only answer is a private
+    message to the sharer, so that ends the wait too, with 1."""
     with httpx.Client(base_url=sandbox_url, timeout=10) as http:
+        private_before = {e["ts"] for e in _private_messages(http)}
         shared = (
             http.post(
                 "/control/share",
@@ -187,7 +191,15 @@ def share_and_follow(
                 if change.get("bot_id"):  # the share itself was printed above
                     print("  " + describe_change(change))
             seen = len(history)
-            texts = [str(m.get("text", "")) for m in thread.get("replies", [])]
+            private = [e for e in _private_messages(http) if e["ts"] not in private_before]
+            for message in private:
+                print(f"  [only <{DEMO_USER}> sees] {message.get('text', '')}")
+                private_before.add(message["ts"])
+            replies = thread.get("replies", [])
+            if private and not any(m.get("bot_id") for m in replies):
+                print("no job was made for this file")
+                return 1
+            texts = [str(m.get("text", "")) for m in replies]
             final = [t for t in texts if t.startswith(FINAL_PREFIXES)]
             # The reply comes first; the progress message shows the end at its next paced edit.
             if final and not any(t.startswith(WORKING_PREFIXES) for t in texts):
@@ -195,6 +207,12 @@ def share_and_follow(
             time.sleep(0.2)
     print("timed out waiting for the job to finish")
     return 1
+
+
+def _private_messages(http: httpx.Client) -> list[dict[str, Any]]:
+    """What the bot told the demo user privately in the demo channel (deleted ones left out)."""
+    answer = http.get("/control/ephemerals", params={"user": DEMO_USER, "channel": DEMO_CHANNEL})
+    return [e for e in answer.raise_for_status().json() if not e.get("deleted")]
 
 
 def describe_change(change: dict[str, object]) -> str:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import redis
 
 from tests.support.pdfs import write_encrypted_pdf, write_image_pdf, write_pages_pdf
 
@@ -96,3 +100,63 @@ def test_no_file_at_all_is_a_usage_error(tmp_path: Path) -> None:
     result = docjobs("process", data_dir=tmp_path)
     assert result.returncode == 2
     assert "usage" in result.stderr
+
+
+def start_worker(redis_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    log = data_dir / "worker.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
+        "DOCJOBS_DATA_DIR": str(data_dir),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        "REDIS_URL": redis_url,
+    }
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "docjobs.cli", "worker", "--concurrency", "1"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+        )
+    return worker, log
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def test_a_worker_celery_gives_up_on_exits_non_zero(redis_url: str, tmp_path: Path) -> None:
+    # A broker Celery cannot use (here its queue key holds a string, so BRPOP fails with
+    # WRONGTYPE) ends the worker with "Unrecoverable error". Exiting 0 then would tell
+    # systemd's Restart=on-failure that all is well, and leave the machine without a worker.
+    client = redis.Redis.from_url(redis_url)
+    client.set("celery", "not a queue")
+    client.close()
+    worker, log = start_worker(redis_url, tmp_path)
+    try:
+        status = worker.wait(timeout=60)
+    finally:
+        stop(worker)
+    assert "Unrecoverable error" in log.read_text(), log.read_text()
+    assert status != 0
+
+
+def test_a_worker_stopped_by_sigterm_exits_0(redis_url: str, tmp_path: Path) -> None:
+    worker, log = start_worker(redis_url, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log.read_text() and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        status = worker.wait(timeout=30)
+    finally:
+        stop(worker)
+    assert status == 0, log.read_text()

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from docjobs.logs import configure_logging
 from docjobs.settings import get_settings
@@ -137,10 +137,46 @@ def cmd_web(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """docjobs worker: 0 after a stop someone asked for (a signal, Celery's remote shutdown);
+    non-zero when Celery gave up by itself ("Unrecoverable error", e.g. the broker went), so
+    a supervisor that restarts on failure brings it back."""
     from docjobs.services import run_worker
 
+    stop = WorkerStop()
+    stop.watch()
     run_worker(get_settings(), concurrency=args.concurrency)
-    return 0
+    return stop.exit_status()
+
+
+class WorkerStop:
+    """Why the Celery worker in this process stopped. `app.worker_main` drops the worker's
+    exit code, and Celery gives Ctrl-C the same code (1) as an unrecoverable error, so the
+    worker and any shutdown signal are caught through Celery's own signals."""
+
+    def __init__(self) -> None:
+        self.worker: Any = None
+        self.requested = False
+
+    def watch(self) -> None:
+        from celery.signals import worker_init, worker_shutting_down
+
+        worker_init.connect(self._on_worker_init, weak=False)
+        worker_shutting_down.connect(self._on_shutting_down, weak=False)
+
+    def exit_status(self) -> int:
+        if self.requested:
+            return 0
+        if self.worker is None:
+            return 1  # Celery stopped before it built a worker
+        code = self.worker.exitcode
+        # None: it stopped without saying why, which no requested stop does.
+        return code if isinstance(code, int) else 1
+
+    def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
+        self.worker = sender
+
+    def _on_shutting_down(self, **_: Any) -> None:
+        self.requested = True
 
 
 def cmd_reporter(_: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
-"""docker-compose.yml and the Slack app manifest are written for users and cannot run here;
-these checks keep them in step with the code they start and the events the bot listens to."""
+"""docker-compose.yml, the Dockerfile, the Slack app manifest and the README's commands are
+written for users and cannot run here; these checks keep them in step with the code they start
+and the events the bot listens to."""
 
 from __future__ import annotations
 
@@ -105,6 +106,20 @@ def test_image_lets_its_user_write_the_data_volume() -> None:
         "mkdir" in run and data_dir in run and re.search(rf"chown \S*{user}\S* {data_dir}", run)
         for run in before_user
     ), before_user
+
+
+def test_readme_names_every_command_and_option() -> None:
+    # Operators learn the commands from the README; one it does not name might as well not exist.
+    readme = (REPO / "README.md").read_text()
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    missing = [f"docjobs {name}" for name in subparsers if f"docjobs {name}" not in readme]
+    for name, sub in [("", parser), *subparsers.items()]:
+        for action in sub._actions:
+            flags = [f for f in action.option_strings if f not in ("-h", "--help")]
+            if flags and not any(re.search(rf"{re.escape(f)}\b", readme) for f in flags):
+                missing.append(f"docjobs {name} {flags[0]}")
+    assert missing == []
 
 
 def test_manifest_subscribes_to_what_the_bot_handles() -> None:

@@ -46,6 +46,12 @@ def test_malformed_commands_say_what_was_wrong(text: str, says: str) -> None:
     assert says in caught.value.message
 
 
+def test_an_id_typed_in_angle_brackets_arrives_escaped_and_is_still_read() -> None:
+    """Slack escapes &, < and > in a command's text, as in every message."""
+    assert parse_jobs_command("status &lt;J7K2QX&gt;").args == ["J7K2QX"]
+    assert parse_jobs_command("cancel &lt;j7k2qx&gt;").args == ["j7k2qx"]
+
+
 def test_help_lists_every_subcommand_with_an_example() -> None:
     text = help_text()
     for sub in ("help", "status", "list", "cancel", "retry", "stats"):

@@ -199,6 +199,9 @@ def test_status_list_and_stats_show_a_running_and_a_waiting_job(
 
     detail = run_command(stack, f"status {long_id.lower()}", user=ALICE, channel=busy.channel)
     assert detail.startswith(f"*Job `{long_id}`* — long.pdf\n"), detail
+    # Typed in angle brackets (which Slack sends escaped): the same job.
+    bracketed = run_command(stack, f"status <{long_id}>", user=ALICE, channel=busy.channel)
+    assert bracketed.startswith(f"*Job `{long_id}`* — long.pdf\n"), bracketed
     assert re.search(rf"\*State:\* running — extracting page \d+ of {LONG_PAGES} \(\d+%\)", detail)
     assert f"*Shared by* <@{ALICE}> in <#{busy.channel}> · attempt 1" in detail
     thread_url = f"https://slack.com/archives/{busy.channel}/p{busy.long['ts'].replace('.', '')}"

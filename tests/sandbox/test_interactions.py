@@ -54,7 +54,7 @@ def test_a_slash_command_is_signed_form_data_and_its_answer_is_shown(
     outcome = sandbox.control(
         "POST",
         "command",
-        json={"channel": CHANNEL, "user": ALICE, "command": "/jobs", "text": "status abc"},
+        json={"channel": CHANNEL, "user": ALICE, "command": "/jobs", "text": "status <abc> & c"},
     )
     assert (outcome["status"], outcome["timed_out"], outcome["json"]) == (
         200,
@@ -63,13 +63,13 @@ def test_a_slash_command_is_signed_form_data_and_its_answer_is_shown(
     )
     [request] = bot.requests
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert "command=%2Fjobs" in request.text and "text=status+abc" in request.text
+    assert "command=%2Fjobs" in request.text
     assert signed_over_raw_body(request) and not signed_over_raw_body(request, "other-secret")
     assert request.retry_num is None  # Slack never retries a command
     form = request.form()
     assert {k: form[k] for k in ("command", "text", "channel_id", "user_id", "team_id")} == {
         "command": "/jobs",
-        "text": "status abc",
+        "text": "status &lt;abc&gt; &amp; c",  # Slack escapes &, < and > in all text
         "channel_id": CHANNEL,
         "user_id": ALICE,
         "team_id": "T0SANDBOX",

@@ -49,6 +49,8 @@ class ParsedCommand:
 
 
 def parse_jobs_command(text: str) -> ParsedCommand:
+    # Slack sends a command's text with &, < and > escaped, as in every message.
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     words = text.split()
     if not words:
         return ParsedCommand("help")

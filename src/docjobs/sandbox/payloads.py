@@ -40,7 +40,8 @@ def slash_command_body(
             "user_id": user,
             "user_name": user_name,
             "command": command,
-            "text": text,
+            # Escaped as Slack escapes all text: &, < and > (the rest as typed).
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
             "api_app_id": config.api_app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Intake and extraction limits.
     max_file_bytes: int = 50 * 1024 * 1024
     max_pages: int = 5000
+    # The most text one job may hold: 5,000 dense pages. A 35 KB file can draw more than
+    # that (one compressed stream painted on every page).
+    max_text_chars: int = 30_000_000
     min_chars_per_page: int = 20
     # "auto" (pypdfium2, ~10x faster than pypdf, with pypdf reading what pdfium cannot and
     # judging where pdfium reads little) or "pypdf" alone; "pdfium" alone is for comparisons.

@@ -141,3 +141,12 @@ def test_a_pdf_that_aborts_pdfium_is_read_by_pypdf_on_the_next_run(
     assert outcome.startswith(":white_check_mark: Done: *loop.pdf* — 1 page"), outcome
     assert "SIGABRT" in stack.log("worker") or "signal 6" in stack.log("worker")
     assert stack.children["worker"].poll() is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_more_text_than_the_cap_is_refused_as_too_large(tmp_path: Path, engine: str) -> None:
+    path = write_long_pdf(tmp_path / "wordy.pdf", 40)
+    env = {"DOCJOBS_MAX_TEXT_CHARS": "5000", "DOCJOBS_EXTRACT_ENGINE": engine}
+    exit_code, outcome, _ = run_process(path, env)
+    assert exit_code == 1 and outcome["reason_code"] == "too_large"
+    assert "past 5,000 characters" in outcome["reason"]

@@ -182,6 +182,18 @@ def test_the_parts_share_one_time_budget(harness: Harness, settings: Settings) -
     assert job is not None and job.state is State.FAILED
 
 
+def test_the_parts_share_one_text_limit(harness: Harness, settings: Settings) -> None:
+    """Each part may hold its share of DOCJOBS_MAX_TEXT_CHARS: split or not, a job holds no
+    more text than the limit."""
+    job_id, parts = start(harness)
+    settings.max_text_chars = 2_000  # far less than 45 pages of 120 words
+    for message in parts:
+        harness.run(message)
+    assert [(r.status, r.reason_code) for r in harness.results] == [("failed", "too_large")]
+    assert "DOCJOBS_MAX_TEXT_CHARS" in harness.results[0].reason
+    assert harness.ctx.chunks.count(job_id) == 0
+
+
 def test_a_cancel_that_lands_while_the_join_stores_leaves_nothing(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -63,6 +63,24 @@ def clean_text(text: str) -> str:
     return _UNENCODABLE.sub("\ufffd", text) if _UNENCODABLE.search(text) else text
 
 
+class TextBudget:
+    """The most text one read may hold. A small file can draw millions of characters on each
+    page (one compressed stream shared by every page): unchecked, that is gigabytes in the
+    worker, hours of chunking and a paid embedding bill."""
+
+    def __init__(self, max_chars: int | None) -> None:
+        self.max_chars = max_chars
+        self.used = 0
+
+    def spend(self, text: str) -> None:
+        self.used += len(text)
+        if self.max_chars is not None and self.used > self.max_chars:
+            raise TooLarge(
+                f"Its text runs past {self.max_chars:,} characters, the most one job may hold "
+                "(DOCJOBS_MAX_TEXT_CHARS)."
+            )
+
+
 class PageText(NamedTuple):
     number: int  # 1-based
     text: str
@@ -195,8 +213,10 @@ def extract_pages(
     first_page: int = 1,
     last_page: int | None = None,
     readers: ReaderCache | None = None,
+    max_chars: int | None = None,
 ) -> Extraction:
-    """Read the text of every page; raise a JobError if the document as a whole cannot be read.
+    """Read the text of every page; raise a JobError if the document as a whole cannot be read,
+    or if its text runs past `max_chars`.
 
     With `first_page`/`last_page` (1-based, inclusive; clipped to the document) only that range
     is read, `on_page` counts within it, and a range whose every page fails is not an error by
@@ -212,6 +232,7 @@ def extract_pages(
         "should_cancel": should_cancel,
         "min_chars_per_page": min_chars_per_page,
         "pages": PageRange(max(first_page, 1), last_page),
+        "max_chars": max_chars,
     }
     if engine == "pypdf":
         from docjobs.tasks.extract_pypdf import extract_with_pypdf

@@ -19,6 +19,7 @@ from docjobs.tasks.extract import (
     PageFn,
     PageRange,
     PageText,
+    TextBudget,
     check_page_count,
     clean_text,
     file_identity,
@@ -46,6 +47,7 @@ def extract_with_pdfium(
     should_cancel: CancelFn | None,
     min_chars_per_page: int,
     pages: PageRange = PageRange(),
+    max_chars: int | None = None,
 ) -> Extraction:
     """Read every page (or `pages`) with pdfium; raise PdfiumCannotRead where pypdf should try
     instead (it may not be safe to open, will not open, or none of the pages asked for could be
@@ -65,6 +67,7 @@ def extract_with_pdfium(
             raise PdfiumCannotRead("no pages")
         check_page_count(total, max_pages)
         texts: list[PageText] = []
+        budget = TextBudget(max_chars)
         failed: list[int] = []
         image_pages = 0
         numbers = pages.numbers(total)
@@ -89,6 +92,7 @@ def extract_with_pdfium(
                 what = f"pdfium: page {number} of {total} could not be read"
                 log_failure(path, what, exc, expected=(pdfium.PdfiumError,))
                 failed.append(number)
+            budget.spend(text)
             texts.append(PageText(number, text))
             if on_page is not None:
                 on_page(done, len(numbers))

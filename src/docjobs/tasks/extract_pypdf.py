@@ -14,6 +14,7 @@ from docjobs.tasks.extract import (
     PageFn,
     PageRange,
     PageText,
+    TextBudget,
     check_page_count,
     clean_text,
     error_for,
@@ -67,6 +68,7 @@ def extract_with_pypdf(
     should_cancel: CancelFn | None,
     min_chars_per_page: int,
     pages: PageRange = PageRange(),
+    max_chars: int | None = None,
     readers: ReaderCache | None = None,
 ) -> Extraction:
     """Read every page (or `pages`) with pypdf, within PYPDF_LIMITS; with `readers`, through
@@ -85,6 +87,7 @@ def extract_with_pypdf(
             raise error_for(exc) from exc
         check_page_count(total, max_pages)
         texts: list[PageText] = []
+        budget = TextBudget(max_chars)
         failures: list[tuple[int, BaseException]] = []
         image_pages = 0
         numbers = pages.numbers(total)
@@ -102,6 +105,7 @@ def extract_with_pypdf(
             except Exception as exc:
                 log_failure(path, f"page {number} of {total} could not be read", exc)
                 failures.append((number, exc))
+            budget.spend(text)
             texts.append(PageText(number, text))
             if on_page is not None:
                 on_page(done, len(numbers))

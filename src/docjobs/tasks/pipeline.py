@@ -152,6 +152,7 @@ def run_pipeline(
         should_cancel=should_cancel,
         min_chars_per_page=settings.min_chars_per_page,
         engine=engine,
+        max_chars=settings.max_text_chars,
     )
     stop_if_cancelled(should_cancel)
     counts = TextCounts.of(extraction)

@@ -236,6 +236,8 @@ def _read_part(
             first_page=first_page,
             last_page=last_page,
             readers=part_files.readers,
+            # Its share of the job's text limit, so the parts together hold no more.
+            max_chars=-(-settings.max_text_chars * specs[index].pages // max(plan.pages(), 1)),
         )
         read_s = watch.elapsed_s
         chunked = chunk_part(

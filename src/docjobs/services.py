@@ -29,7 +29,12 @@ def run_web(settings: Settings) -> None:
 
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     from docjobs.tasks.celery_app import create_celery
+    from docjobs.tasks.context import WorkerCannotStart, check_worker_can_start
 
+    try:
+        check_worker_can_start(settings)
+    except WorkerCannotStart as exc:
+        raise SystemExit(f"docjobs worker: {exc}") from exc
     app = create_celery(settings)
     app.worker_main(
         [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -51,7 +53,8 @@ class WorkerContext:
         quarter of a second for the engines' imports and the HTTP client. Nothing here may
         block: Celery gives a new process 4 s to start (Redis and the chunk store, which can
         wait on a lock, are left to the first job). What fails here fails in the job too, which
-        says why."""
+        says why; the worker's main process has checked the settings and data directory
+        (`check_worker_can_start`), so that is a passing failure, not every job's."""
         import docjobs.tasks.extract_pdfium  # noqa: F401 - pypdfium2 and its library
         import docjobs.tasks.extract_pypdf  # noqa: F401
 
@@ -59,6 +62,37 @@ class WorkerContext:
             _ = self.store, self.http, self.embedder
         except Exception as exc:  # noqa: BLE001 - a job started now would meet it and say so
             logger.warning("worker process not warmed up: %s: %s", type(exc).__name__, exc)
+
+
+class WorkerCannotStart(RuntimeError):
+    """What would make every job fail, found before the worker takes any."""
+
+
+def check_worker_can_start(settings: Settings) -> None:
+    """Raise WorkerCannotStart if no job could be stored or embedded here.
+
+    Run by the worker's main process before its pool starts: a pool process only warns (see
+    `warm`), since raising there makes Celery start it again and again, and every job would
+    then fail as a transient error after all its retries."""
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+        ChunkStore(settings.store_path)  # the store itself: a file or directory in its way
+    except (OSError, sqlite3.Error) as exc:
+        raise WorkerCannotStart(
+            f"DOCJOBS_DATA_DIR ({data_dir}) is not a directory the worker can write to "
+            f"({settings.store_path.name} goes there): {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        with httpx.Client() as client:
+            build_embedder(settings, client=client)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, no job could be embedded
+        raise WorkerCannotStart(
+            f"the embedder (DOCJOBS_EMBEDDER={settings.embedder}) cannot be built: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 _context: WorkerContext | None = None

@@ -143,6 +143,26 @@ def test_get_settings_stops_the_command_with_the_message(monkeypatch: pytest.Mon
     assert "'auto', 'pypdf' or 'pdfium'" in str(caught.value.code)
 
 
+@pytest.mark.parametrize(
+    ("token", "api_url", "local"),
+    [
+        (None, None, True),
+        (None, "https://slack.com/api/", True),
+        ("xoxb-1", None, False),
+        ("xoxb-1", "https://slack.com/api/", False),
+        ("xoxb-1", "http://127.0.0.1:8100/api/", True),
+        ("xoxb-1", "http://localhost:8100/api/", True),
+        ("xoxb-1", "http://[::1]:8100/api/", True),
+        ("xoxb-1", "http://sandbox.example.com/api/", False),
+    ],
+)
+def test_slack_is_local_only_without_a_token_or_with_a_sandbox_on_this_machine(
+    token: str | None, api_url: str | None, local: bool
+) -> None:
+    settings = Settings(_env_file=None, slack_bot_token=token, slack_api_url=api_url)
+    assert settings.slack_is_local is local
+
+
 @pytest.mark.parametrize("command", ["worker", "web"])
 def test_a_command_started_with_a_bad_value_exits_at_once_naming_it(
     tmp_path: Path, command: str

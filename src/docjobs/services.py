@@ -16,10 +16,14 @@ logger = logging.getLogger(__name__)
 def run_web(settings: Settings) -> None:
     import uvicorn
 
-    from docjobs.webhooks.app import create_app
+    from docjobs.webhooks.app import WebCannotStart, create_app
 
+    try:
+        app = create_app(settings)
+    except WebCannotStart as exc:
+        raise SystemExit(f"docjobs web: {exc}") from exc
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.web_host,
         port=settings.web_port,
         log_level="warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -162,6 +163,28 @@ class Settings(BaseSettings):
         if not self.slack_api_url:
             return ()
         return (urlsplit(self.slack_api_url).netloc.lower(),)
+
+    @property
+    def slack_is_local(self) -> bool:
+        """Whether no real Slack is involved: no bot token, or SLACK_API_URL on this machine
+        (the sandbox that `make run` and the tests start). Development defaults are safe
+        only then."""
+        if not self.slack_bot_token:
+            return True
+        host = urlsplit(self.slack_api_url or "").hostname
+        if host is None:
+            return False
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def has_development_results_secret(self) -> bool:
+        """DOCJOBS_RESULTS_SECRET left at its built-in value, which anyone can read here."""
+        return self.results_secret == type(self).model_fields["results_secret"].default
 
     def split_min_pages_for(self, reader: str) -> int:
         """The page count past which a PDF `reader` ("pdfium" or "pypdf") reads is split."""

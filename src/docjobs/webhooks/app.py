@@ -19,15 +19,41 @@ from docjobs.webhooks import results, slack, status
 logger = logging.getLogger(__name__)
 
 
+class WebCannotStart(ValueError):
+    """Settings the web service refuses to start with: it would serve Slack insecurely."""
+
+
+def check_web_settings(settings: Settings) -> None:
+    """Raise WebCannotStart for settings that would leave the service open: checked before
+    it listens, since a warning in a log is read only after someone has used the opening."""
+    if not settings.redis_url:
+        raise WebCannotStart("REDIS_URL is not set: jobs and their results live there")
+    if settings.has_development_results_secret and not settings.slack_is_local:
+        # The built-in value is in this repository: with it, anyone could post a signed
+        # outcome for any job or read GET /jobs/{id} (file, channel, sharer).
+        raise WebCannotStart(
+            "DOCJOBS_RESULTS_SECRET is the built-in development value, which is public, and "
+            "SLACK_BOT_TOKEN is set for a real Slack: set DOCJOBS_RESULTS_SECRET to a secret "
+            "of your own (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+            "the same for the web service and the workers"
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service; raises WebCannotStart for settings `check_web_settings` refuses."""
     settings = settings or get_settings()
+    check_web_settings(settings)
+    redis_url = settings.redis_url
+    assert redis_url  # checked above; for mypy inside the lifespan
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        assert settings.redis_url, "REDIS_URL is required"
-        if settings.results_secret == Settings.model_fields["results_secret"].default:
-            logger.warning("DOCJOBS_RESULTS_SECRET is the built-in development value; set your own")
-        client = connect(settings.redis_url)
+        if settings.has_development_results_secret:
+            logger.warning(
+                "DOCJOBS_RESULTS_SECRET is the built-in development value: fine against the "
+                "sandbox, refused with a real Slack; set your own"
+            )
+        client = connect(redis_url)
         store = JobStore(client)
         store.index_active_states()  # a store written by an older version lacks them
         app.state.settings = settings

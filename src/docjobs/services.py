@@ -16,12 +16,19 @@ logger = logging.getLogger(__name__)
 def run_web(settings: Settings) -> None:
     import uvicorn
 
-    from docjobs.webhooks.app import WebCannotStart, create_app
+    from docjobs.webhooks.app import WebCannotStart, create_app, describe_slack_endpoint
 
     try:
         app = create_app(settings)
     except WebCannotStart as exc:
         raise SystemExit(f"docjobs web: {exc}") from exc
+    # uvicorn logs only warnings (below): this line is how an operator sees the mode.
+    logger.info(
+        "web service on http://%s:%d; Slack endpoint /slack/events %s",
+        settings.web_host,
+        settings.web_port,
+        describe_slack_endpoint(settings),
+    )
     uvicorn.run(
         app,
         host=settings.web_host,

@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from docjobs.embedded_redis import free_port
 from docjobs.settings import Settings
-from docjobs.webhooks.app import WebCannotStart, create_app
+from docjobs.webhooks.app import WebCannotStart, create_app, describe_slack_endpoint
+from tests.support.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_API = "http://127.0.0.1:8100/api/"
@@ -21,25 +24,35 @@ def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, redis_url="redis://127.0.0.1:1/0", **values)
 
 
-def run_web(
-    tmp_path: Path, env: dict[str, str], *, timeout_s: float = 30
-) -> subprocess.CompletedProcess[str]:
-    """`docjobs web` in a clean environment plus `env`; it must exit within `timeout_s`."""
+def web_env(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """This environment without docjobs' and Slack's settings, plus `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
-    clean.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), clean.get("PYTHONPATH", "")]),
-        REDIS_URL="redis://127.0.0.1:1/0",
-        DOCJOBS_DATA_DIR=str(tmp_path / "data"),
+    return {
+        **clean,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), clean.get("PYTHONPATH", "")]),
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DOCJOBS_DATA_DIR": str(tmp_path / "data"),
         **env,
-    )
+    }
+
+
+def run_web(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`docjobs web` run to its end, which must come within 30 s."""
     return subprocess.run(
         [sys.executable, "-m", "docjobs.cli", "web"],
         capture_output=True,
         text=True,
-        env=clean,
+        env=web_env(tmp_path, env),
         cwd=tmp_path,  # no .env here
-        timeout=timeout_s,
+        timeout=30,
     )
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.mark.parametrize(
@@ -84,3 +97,79 @@ def test_docjobs_web_exits_with_a_real_slack_and_the_development_secret(tmp_path
     assert result.returncode != 0
     assert "docjobs web: DOCJOBS_RESULTS_SECRET is the built-in" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("slack", "missing"),
+    [
+        ({"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET is not"),
+        ({"slack_signing_secret": "s"}, "SLACK_BOT_TOKEN is not"),
+    ],
+)
+def test_half_of_the_slack_endpoints_settings_is_refused(
+    slack: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(WebCannotStart, match=missing):
+        create_app(settings(slack_api_url=SANDBOX_API, **slack))
+
+
+def test_socket_mode_needs_no_signing_secret_and_mounts_no_slack_endpoint() -> None:
+    app = create_app(
+        settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1", results_secret="own")
+    )
+    assert "/slack/events" not in {getattr(route, "path", "") for route in app.routes}
+    said = describe_slack_endpoint(settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1"))
+    assert said.startswith("off (Socket Mode")
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_API_URL": SANDBOX_API}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_docjobs_web_exits_with_half_of_the_slack_endpoints_settings(
+    tmp_path: Path, env: dict[str, str], missing: str
+) -> None:
+    result = run_web(tmp_path, env)
+    assert result.returncode != 0
+    assert f"{missing} is not" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "SLACK_API_URL": SANDBOX_API,
+            },
+            "Slack endpoint /slack/events on (HTTP mode",
+        ),
+        ({}, "Slack endpoint /slack/events off (no Slack tokens"),
+    ],
+    ids=["HTTP mode", "no Slack"],
+)
+def test_docjobs_web_says_where_it_listens_and_whether_slack_is_served(
+    tmp_path: Path, redis_url: str, env: dict[str, str], said: str
+) -> None:
+    port = free_port()
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "docjobs.cli", "web"],
+            env=web_env(tmp_path, {"REDIS_URL": redis_url, "DOCJOBS_WEB_PORT": str(port), **env}),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout_s=30)
+        text = log.read_text()
+        assert f"web service on http://127.0.0.1:{port}; {said}" in text, text
+    finally:
+        web.terminate()
+        web.wait(timeout=20)

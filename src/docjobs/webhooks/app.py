@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 
 class WebCannotStart(ValueError):
-    """Settings the web service refuses to start with: it would serve Slack insecurely."""
+    """Settings the web service refuses to start with: it would be open to forgery, or
+    serve Slack wrongly, or not work at all."""
 
 
 def check_web_settings(settings: Settings) -> None:
@@ -28,6 +29,17 @@ def check_web_settings(settings: Settings) -> None:
     it listens, since a warning in a log is read only after someone has used the opening."""
     if not settings.redis_url:
         raise WebCannotStart("REDIS_URL is not set: jobs and their results live there")
+    if settings.slack_signing_secret and not settings.slack_bot_token:
+        raise WebCannotStart(
+            "SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: the Slack endpoint "
+            "/slack/events needs both (set neither to serve results and status only)"
+        )
+    if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
+        raise WebCannotStart(
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: the Slack endpoint "
+            "/slack/events checks every request against it (for Socket Mode instead, set "
+            "SLACK_APP_TOKEN and run `docjobs bot`)"
+        )
     if settings.has_development_results_secret and not settings.slack_is_local:
         # The built-in value is in this repository: with it, anyone could post a signed
         # outcome for any job or read GET /jobs/{id} (file, channel, sharer).
@@ -37,6 +49,21 @@ def check_web_settings(settings: Settings) -> None:
             "of your own (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
             "the same for the web service and the workers"
         )
+
+
+def serves_slack(settings: Settings) -> bool:
+    """Whether /slack/events is mounted (HTTP mode)."""
+    return bool(settings.slack_bot_token and settings.slack_signing_secret)
+
+
+def describe_slack_endpoint(settings: Settings) -> str:
+    """The start-up line's account of the Slack endpoint: a 404 from Slack's side is
+    otherwise the first sign that it is off."""
+    if serves_slack(settings):
+        return f"on (HTTP mode; Slack's Web API at {settings.slack_api_url or 'slack.com'})"
+    if settings.slack_app_token:
+        return "off (Socket Mode: `docjobs bot` takes Slack's events)"
+    return "off (no Slack tokens: results, status, health and metrics only)"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         queue = None
-        if settings.slack_bot_token and settings.slack_signing_secret:
+        if serves_slack(settings):
             queue = JobQueue(settings, store)
             app.state.bolt = build_bolt_app(BotDeps(settings=settings, store=store, queue=queue))
         try:
@@ -72,6 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="docjobs", lifespan=lifespan)
     app.include_router(results.router)
     app.include_router(status.router)
-    if settings.slack_bot_token and settings.slack_signing_secret:
+    if serves_slack(settings):
         app.include_router(slack.router)
     return app

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
-from docjobs.embedded_redis import free_port
+from docjobs.embedded_redis import EmbeddedRedis, free_port
 from docjobs.settings import Settings
-from docjobs.webhooks.app import WebCannotStart, create_app, describe_slack_endpoint
+from docjobs.webhooks.app import (
+    WebCannotStart,
+    create_app,
+    describe_slack_endpoint,
+    index_active_states_until_done,
+)
 from tests.support.servers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,3 +181,71 @@ def test_docjobs_web_says_where_it_listens_and_whether_slack_is_served(
     finally:
         web.terminate()
         web.wait(timeout=20)
+
+
+def test_docjobs_web_started_before_redis_serves_and_indexes_once_redis_is_up(
+    tmp_path: Path,
+) -> None:
+    """The worker and the reporter wait for Redis; so must the web service, rather than
+    have uvicorn give up on its start-up after the client's retries (~35 s)."""
+    redis_port, web_port = free_port(), free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "DOCJOBS_WEB_PORT": str(web_port)}
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "docjobs.cli", "web"],
+            env=web_env(tmp_path, env),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    server = EmbeddedRedis(tmp_path / "redis", port=redis_port)
+    try:
+        # Serving while Redis is down: a page that needs no Redis answers at once.
+        wait_until(lambda: answers(f"{web_url}/openapi.json"), timeout_s=15)
+        server.start()
+        wait_until(lambda: "active jobs indexed by state" in log.read_text(), timeout_s=30)
+        assert web.poll() is None, log.read_text()
+        assert httpx.get(f"{web_url}/healthz", timeout=10).json() == {"ok": True}
+        assert "docjobs_active_jobs" in httpx.get(f"{web_url}/metrics", timeout=10).text
+    finally:
+        web.terminate()
+        web.wait(timeout=20)
+        server.stop()
+
+
+class FlakyStore:
+    """A store whose index step fails `failures` times, as a Redis not up yet does."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def index_active_states(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+
+def test_the_index_step_is_tried_again_until_redis_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FlakyStore(failures=2)
+    with caplog.at_level(logging.INFO, logger="docjobs.webhooks.app"):
+        index_active_states_until_done(store, threading.Event(), retry_s=0.01)  # type: ignore[arg-type]
+    assert store.calls == 3
+    assert caplog.text.count("Redis does not answer yet") == 2
+    assert "active jobs indexed by state" in caplog.text
+
+
+def test_the_index_step_gives_up_when_the_service_stops() -> None:
+    store, stop = FlakyStore(failures=1_000_000), threading.Event()
+    indexer = threading.Thread(
+        target=index_active_states_until_done, args=(store, stop), kwargs={"retry_s": 0.01}
+    )
+    indexer.start()
+    wait_until(lambda: store.calls >= 2)
+    stop.set()
+    indexer.join(timeout=5)
+    assert not indexer.is_alive()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 
 from docjobs.bot.app import build_bolt_app
@@ -66,6 +68,29 @@ def describe_slack_endpoint(settings: Settings) -> str:
     return "off (no Slack tokens: results, status, health and metrics only)"
 
 
+def index_active_states_until_done(
+    store: JobStore, stop: threading.Event, *, retry_s: float = 2.0
+) -> None:
+    """Index the active jobs by state (a store written by an older version lacks the index),
+    trying again until Redis answers or `stop` is set. Not in the start-up itself: the web
+    service must start before Redis does, as the worker and the reporter wait for it, rather
+    than have uvicorn give up on its lifespan."""
+    while not stop.is_set():
+        try:
+            store.index_active_states()
+        except redis.RedisError as exc:
+            logger.warning(
+                "Redis does not answer yet (%s: %s); indexing active jobs again in %.0f s",
+                type(exc).__name__,
+                exc,
+                retry_s,
+            )
+            stop.wait(retry_s)
+        else:
+            logger.info("active jobs indexed by state")
+            return
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service; raises WebCannotStart for settings `check_web_settings` refuses."""
     settings = settings or get_settings()
@@ -82,7 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         client = connect(redis_url)
         store = JobStore(client)
-        store.index_active_states()  # a store written by an older version lacks them
+        stop_indexing = threading.Event()
+        indexer = threading.Thread(
+            target=index_active_states_until_done,
+            args=(store, stop_indexing),
+            name="index-active-states",
+            daemon=True,  # may be inside the client's own retries when the service stops
+        )
+        indexer.start()
         app.state.settings = settings
         app.state.store = store
         queue = None
@@ -92,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stop_indexing.set()
             if queue is not None:
                 queue.close()
             client.close()

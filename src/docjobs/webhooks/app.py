@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import FastAPI
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from docjobs.bot.app import build_bolt_app
 from docjobs.bot.deps import BotDeps
@@ -91,6 +93,15 @@ def index_active_states_until_done(
             return
 
 
+def health_client(url: str) -> redis.Redis:
+    """A client for /healthz alone: one try, a second at most. The shared client retries for
+    ~33 s so that a Redis restart is a pause, which would make each probe hold a thread that
+    long and answer after the prober has given up."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service; raises WebCannotStart for settings `check_web_settings` refuses."""
     settings = settings or get_settings()
@@ -117,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         indexer.start()
         app.state.settings = settings
         app.state.store = store
+        app.state.health_redis = health_client(redis_url)
         queue = None
         if serves_slack(settings):
             queue = JobQueue(settings, store)
@@ -128,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if queue is not None:
                 queue.close()
             client.close()
+            app.state.health_redis.close()
 
     app = FastAPI(title="docjobs", lifespan=lifespan)
     app.include_router(results.router)

@@ -51,18 +51,6 @@ def test_a_data_dir_the_worker_cannot_write_stops_it_at_start(tmp_path: Path, bl
         check_worker_can_start(settings)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to a read-only directory")
-def test_a_read_only_data_dir_stops_the_worker_at_start(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    data_dir.chmod(0o500)
-    try:
-        with pytest.raises(WorkerCannotStart, match="DOCJOBS_DATA_DIR"):
-            check_worker_can_start(Settings(_env_file=None, data_dir=data_dir))
-    finally:
-        data_dir.chmod(0o700)
-
-
 def test_an_embedder_that_cannot_be_built_stops_the_worker_before_celery_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

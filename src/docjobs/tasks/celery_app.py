@@ -20,14 +20,7 @@ def create_celery(settings: Settings | None = None, *, with_tasks: bool = True) 
     settings = settings or get_settings()
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (docjobs run starts an embedded Redis for you)")
-    longest_wait = max(settings.task_time_limit, settings.retry_backoff_max)
-    if settings.visibility_timeout <= longest_wait:
-        # Redis redelivers any unacked message after the visibility timeout: a task or retry
-        # countdown longer than that runs twice (reference/celery.md, section 1).
-        raise ValueError(
-            f"DOCJOBS_VISIBILITY_TIMEOUT ({settings.visibility_timeout}s) must exceed the task "
-            f"time limit and the longest retry delay ({longest_wait}s)"
-        )
+    # Settings checks that the visibility timeout exceeds the time limit and retry delays.
     app = Celery("docjobs", broker=settings.redis_url)
     transport = {"visibility_timeout": settings.visibility_timeout}
     app.conf.update(

@@ -102,14 +102,20 @@ def test_a_slow_command_times_out_and_the_user_sees_slacks_error(
     assert "operation_timeout" in shown["text"] and shown["source"] == "slack_error"
 
 
+def command_response_url(
+    receiver: Bot, start_sandbox: Callable[..., Running]
+) -> tuple[Running, str]:
+    """A sandbox delivering to `receiver`, and the response_url of a /jobs typed there."""
+    _, endpoint = receiver
+    sandbox = start_sandbox(bot_endpoint_url=endpoint)
+    command = sandbox.control("POST", "command", json={"channel": CHANNEL, "user": ALICE})
+    return sandbox, str(command["response_url"])
+
+
 def test_response_url_answers_are_ephemeral_or_in_channel_and_limited(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:
-    _, endpoint = receiver
-    sandbox = start_sandbox(bot_endpoint_url=endpoint)
-    url = sandbox.control("POST", "command", json={"channel": CHANNEL, "user": ALICE})[
-        "response_url"
-    ]
+    sandbox, url = command_response_url(receiver, start_sandbox)
     assert httpx.post(url, json={"text": "just you"}).json() == {"ok": True}
     httpx.post(url, json={"text": "everyone", "response_type": "in_channel"})
     assert [e["text"] for e in seen_by_alice(sandbox)] == ["just you"]
@@ -124,11 +130,7 @@ def test_response_url_answers_are_ephemeral_or_in_channel_and_limited(
 def test_response_url_refuses_what_chat_post_message_would(
     receiver: Bot, start_sandbox: Callable[..., Running]
 ) -> None:
-    _, endpoint = receiver
-    sandbox = start_sandbox(bot_endpoint_url=endpoint)
-    url = sandbox.control("POST", "command", json={"channel": CHANNEL, "user": ALICE})[
-        "response_url"
-    ]
+    sandbox, url = command_response_url(receiver, start_sandbox)
     too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     refused = [
         ({"text": "hi", "blocks": "[]"}, "invalid_blocks"),  # a string, not a list

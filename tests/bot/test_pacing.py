@@ -44,3 +44,12 @@ def test_a_429_holds_the_method_back_for_as_long_as_slack_asked() -> None:
     pacer.rate_limited("chat.update", 7, now=0.0)
     assert pacer.wait_time("chat.update", now=1.0) == pytest.approx(6.0)
     assert pacer.wait_time("chat.update", now=7.5) == 0
+
+
+def test_asking_how_long_until_a_slot_takes_none() -> None:
+    pacer = SlackPacer(per_minute={"reactions.add": 2})  # a burst of 1, then one per 30 s
+    assert pacer.ready_in("reactions.add", now=100.0) == 0.0
+    assert pacer.ready_in("reactions.add", now=100.0) == 0.0  # still free: nothing taken
+    assert pacer.wait_time("reactions.add", now=100.0) == 0.0  # taken
+    assert pacer.ready_in("reactions.add", now=100.0) == pytest.approx(30.0)
+    assert pacer.ready_in("reactions.add", now=130.0) == 0.0

@@ -26,14 +26,20 @@ class TokenBucket:
 
     def wait_time(self, now: float) -> float:
         """Seconds until a token is free; takes it (returns 0) when one is."""
-        if self.tokens < 0:
-            self.tokens, self.stamp = self.burst, now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate_per_s)
-        self.stamp = now
+        self.tokens, self.stamp = self._tokens_at(now), now
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate_per_s
+
+    def ready_in(self, now: float) -> float:
+        """Seconds until a token is free, taking none."""
+        return max(0.0, (1 - self._tokens_at(now)) / self.rate_per_s)
+
+    def _tokens_at(self, now: float) -> float:
+        if self.tokens < 0:
+            return self.burst
+        return min(self.burst, self.tokens + (now - self.stamp) * self.rate_per_s)
 
 
 class SlackPacer:
@@ -49,6 +55,16 @@ class SlackPacer:
         blocked = self._blocked_until.get(method, 0.0) - now
         if blocked > 0:
             return blocked
+        return self._bucket(method, channel).wait_time(now)
+
+    def ready_in(self, method: str, channel: str = "", now: float | None = None) -> float:
+        """Seconds until `method` may be called, taking no slot: to skip work done only for a
+        call that would have to wait anyway."""
+        now = time.monotonic() if now is None else now
+        blocked = self._blocked_until.get(method, 0.0) - now
+        return max(blocked, self._bucket(method, channel).ready_in(now))
+
+    def _bucket(self, method: str, channel: str) -> TokenBucket:
         key = f"{method}:{channel}" if method == "chat.postMessage" else method
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -59,7 +75,7 @@ class SlackPacer:
                 # Slack lets Tier 3 methods burst; half the minute's budget keeps a margin.
                 bucket = TokenBucket(rate_per_s=per_minute / 60, burst=max(1, per_minute / 2))
             self._buckets[key] = bucket
-        return bucket.wait_time(now)
+        return bucket
 
     def rate_limited(self, method: str, retry_after_s: float, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now

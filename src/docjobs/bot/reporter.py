@@ -95,6 +95,8 @@ class Reporter:
         self._uncertain: set[tuple[str, str]] = set()
         # Posts made (or found) whose guard is not yet recorded done: Redis failed just then.
         self._posted: dict[tuple[str, str], str] = {}
+        # The reaction each job's own state called for when this process last synced it.
+        self._reacted: dict[str, str] = {}
         self._next_claim = 0.0
         self._next_sweep = 0.0
 
@@ -203,6 +205,8 @@ class Reporter:
                 if caught_up:
                     self.store.set_fields(job_id, **{f"edited:{job.attempt}": "done"})
                     self.edited_at.pop(job_id, None)
+                    if reaction_wait is None:
+                        self._reacted.pop(job_id, None)  # its thread is complete
             else:
                 caught_up = self._edit_progress(job)
         if reaction_wait is not None:
@@ -271,9 +275,24 @@ class Reporter:
         """One reaction on the shared message for every job it carries (a message holds up to
         10 files): the hourglass while any is at work, then one end for all. It changes only
         under the message's lock, from states read under it, so reporters ending two of its
-        jobs at once never leave it showing both ends."""
+        jobs at once never leave it showing both ends.
+
+        A job's reaction can change only when its own state does: once this process has
+        brought the message up to the job's state, later renders of that state (progress)
+        skip the look at the message's jobs."""
         if not job.message_ts:
             return
+        own = REACTIONS[job.state]
+        if self._reacted.get(job.id) == own:
+            return
+        self._bring_reaction_up(job)
+        self._reacted[job.id] = own
+
+    def _bring_reaction_up(self, job: Job) -> None:
+        # Out of reactions for now (Tier 3): no look at the message, no lock, until there are.
+        wait = self.calls.pacer.ready_in("reactions.add")
+        if wait > 0:
+            raise Deferred(wait)
         wanted, shown = self._reaction_of(job)
         if shown == wanted:
             return

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from tests.support.env import child_env
 from tests.support.pdfs import write_encrypted_pdf, write_image_pdf, write_pages_pdf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,12 +105,7 @@ def test_no_file_at_all_is_a_usage_error(tmp_path: Path) -> None:
 
 def start_worker(redis_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     log = data_dir / "worker.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
-        "DOCJOBS_DATA_DIR": str(data_dir),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
-        "REDIS_URL": redis_url,
-    }
+    env = child_env(DOCJOBS_DATA_DIR=str(data_dir), REDIS_URL=redis_url)
     with open(log, "wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "docjobs.cli", "worker", "--concurrency", "1"],

@@ -13,8 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from docjobs.settings import Settings, get_settings
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.env import child_env
 
 
 @pytest.fixture(autouse=True)
@@ -167,9 +166,7 @@ def test_slack_is_local_only_without_a_token_or_with_a_sandbox_on_this_machine(
 def test_a_command_started_with_a_bad_value_exits_at_once_naming_it(
     tmp_path: Path, command: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]),
+    env = child_env(
         REDIS_URL="redis://127.0.0.1:1/0",  # never reached: the command stops before
         DOCJOBS_DATA_DIR=str(tmp_path / "data"),
         DOCJOBS_EXTRACT_ENGINE="fast",

@@ -21,6 +21,7 @@ from docjobs.jobs.store import CELERY_QUEUE, JobStore
 from docjobs.sample import write_sample_pdf
 from tests.faults.conftest import FAST_RECOVERY
 from tests.faults.test_process_kills import assert_one_good_ending, running_percent
+from tests.support.env import child_env
 from tests.support.pdfs import write_long_pdf
 from tests.support.servers import wait_until
 from tests.support.stack import Stack, running_stack
@@ -139,8 +140,7 @@ def test_the_reporter_waits_out_a_read_only_redis_and_carries_on(tmp_path: Path)
     with EmbeddedRedis(tmp_path / "redis") as server:
         admin = redis.Redis.from_url(server.url, decode_responses=True)
         admin.replicaof("127.0.0.1", str(free_port()))  # a replica of no one: read-only
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
-        env.update(
+        env = child_env(
             REDIS_URL=server.url,
             SLACK_BOT_TOKEN="xoxb-test",
             SLACK_API_URL="http://127.0.0.1:9/api/",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from docjobs.embedded_redis import free_port
 from docjobs.sandbox.app import create_app as create_sandbox_app
 from docjobs.sandbox.config import SandboxConfig
 from docjobs.settings import Settings
+from tests.support.env import child_env
 from tests.support.servers import serve
 
 BOT_TOKEN = "xoxb-sandbox-token"
@@ -71,7 +71,7 @@ class Stack:
         config.public_url = f"http://127.0.0.1:{sandbox_port}"
         with serve(create_sandbox_app(config), port=sandbox_port) as sandbox_url:
             env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))},
+                **child_env(),
                 "REDIS_URL": redis_url,
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +13,7 @@ from docjobs.services import run_worker
 from docjobs.settings import Settings
 from docjobs.tasks import context
 from docjobs.tasks.context import WorkerCannotStart, WorkerContext, check_worker_can_start
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.env import child_env
 
 
 def test_a_failing_embedder_does_not_stop_a_worker_process_starting(
@@ -67,9 +65,7 @@ def test_an_embedder_that_cannot_be_built_stops_the_worker_before_celery_starts(
 
 def test_docjobs_worker_exits_non_zero_when_its_data_dir_is_not_writable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]),
+    env = child_env(
         REDIS_URL="redis://127.0.0.1:1/0",  # never reached: the worker stops before
         DOCJOBS_DATA_DIR=str(tmp_path / "file" / "data"),
     )

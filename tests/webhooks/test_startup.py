@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -22,9 +21,9 @@ from docjobs.webhooks.app import (
     describe_slack_endpoint,
     index_active_states_until_done,
 )
+from tests.support.env import child_env
 from tests.support.servers import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 SANDBOX_API = "http://127.0.0.1:8100/api/"
 
 
@@ -34,10 +33,8 @@ def settings(**values: Any) -> Settings:
 
 def web_env(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     """This environment without docjobs' and Slack's settings, plus `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DOCJOBS_", "SLACK_"))}
     return {
-        **clean,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), clean.get("PYTHONPATH", "")]),
+        **child_env(),
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "DOCJOBS_DATA_DIR": str(tmp_path / "data"),
         **env,
